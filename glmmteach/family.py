@@ -1,0 +1,238 @@
+"""The binomial family: links, weights and the exact log-likelihood.
+
+Everything the fitter needs from the response distribution lives here, so that the rest of the
+engine never mentions a link by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+__all__ = ["Binomial", "binomial", "LINKS"]
+
+LINKS = ("logit", "probit", "cloglog")
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class Binomial:
+    """The binomial family with a logit, probit or complementary log-log link.
+
+    Parameters
+    ----------
+    link : {"logit", "probit", "cloglog"}
+        The link function g, with ``eta = g(mu)``.
+
+    Notes
+    -----
+    For an observation with ``n`` trials and observed proportion ``y`` (so ``k = n y``
+    successes), the log-likelihood is
+
+    .. math:: \\ell(\\mu) = \\log\\binom{n}{k} + k \\log \\mu + (n - k) \\log(1 - \\mu),
+
+    binomial coefficient included, as in R's ``binomial()$aic`` and hence lme4's ``logLik``.
+    Its derivatives with respect to the linear predictor are
+
+    .. math::
+        s = \\frac{\\partial \\ell}{\\partial \\eta} = \\frac{n (y - \\mu) \\mu'}{\\mu (1 - \\mu)},
+        \\qquad
+        w_F = \\frac{n \\mu'^2}{\\mu (1 - \\mu)},
+
+    with ``mu' = dmu/deta``. ``w_F`` is the Fisher (IRLS) weight used by penalized IRLS and
+    the Laplace approximation, as in lme4; the observed weight ``w_O = -ds/deta`` equals
+    ``w_F`` for the canonical logit link and differs for probit and cloglog.
+    """
+
+    link: str = "logit"
+
+    def __post_init__(self) -> None:
+        if self.link not in LINKS:
+            raise ValueError(
+                f"link={self.link!r} is not supported for the binomial family; "
+                f"use one of {', '.join(LINKS)}"
+            )
+
+    @property
+    def name(self) -> str:
+        return "binomial"
+
+    @property
+    def canonical(self) -> bool:
+        """True for the logit link, whose observed and Fisher weights coincide."""
+        return self.link == "logit"
+
+    # ------------------------------------------------------------------ link functions
+    def linkfun(self, mu: np.ndarray) -> np.ndarray:
+        """The link ``eta = g(mu)``."""
+        mu = np.asarray(mu, dtype=float)
+        if self.link == "logit":
+            return special.logit(mu)
+        if self.link == "probit":
+            return special.ndtri(mu)
+        return np.log(-np.log1p(-mu))
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        """The inverse link ``mu = g^{-1}(eta)``."""
+        eta = np.asarray(eta, dtype=float)
+        if self.link == "logit":
+            return special.expit(eta)
+        if self.link == "probit":
+            return special.ndtr(eta)
+        return -np.expm1(-np.exp(eta))
+
+    def _mu_derivs(self, eta: np.ndarray):
+        """Return mu, 1 - mu, mu' and mu'' (derivatives in eta), computed stably."""
+        if self.link == "logit":
+            mu = special.expit(eta)
+            omu = special.expit(-eta)
+            d1 = mu * omu
+            d2 = d1 * (omu - mu)
+        elif self.link == "probit":
+            mu = special.ndtr(eta)
+            omu = special.ndtr(-eta)
+            d1 = np.exp(-0.5 * eta * eta - _LOG_SQRT_2PI)
+            d2 = -eta * d1
+        else:  # cloglog
+            ee = np.exp(np.minimum(eta, 700.0))
+            omu = np.exp(-ee)
+            mu = -np.expm1(-ee)
+            d1 = ee * omu
+            d2 = d1 * (1.0 - ee)
+        # keep mu strictly inside (0, 1) so that weights stay finite
+        tiny = np.finfo(float).tiny
+        mu = np.maximum(mu, tiny)
+        omu = np.maximum(omu, tiny)
+        d1 = np.maximum(d1, tiny)
+        return mu, omu, d1, d2
+
+    def log_mu(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log(mu)`` and ``log(1 - mu)`` without cancellation."""
+        if self.link == "logit":
+            return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+        if self.link == "probit":
+            return special.log_ndtr(eta), special.log_ndtr(-eta)
+        ee = np.exp(np.minimum(eta, 700.0))
+        # log(1 - exp(-ee)), stable for small and large ee
+        log_mu = np.where(ee > 0.6931, np.log1p(-np.exp(-ee)), np.log(-np.expm1(-ee)))
+        return log_mu, -ee
+
+    # ------------------------------------------------------------------ likelihood pieces
+    @staticmethod
+    def log_binom_coef(y: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """``log C(n, k)`` with ``k = round(n y)``, as R's ``dbinom`` uses."""
+        n = np.round(np.asarray(n, dtype=float))
+        k = np.round(np.asarray(y, dtype=float) * n)
+        return special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+
+    def loglik_obs(self, y: np.ndarray, n: np.ndarray, eta: np.ndarray,
+                   logcoef: np.ndarray | float = 0.0) -> np.ndarray:
+        """Log-likelihood of each observation at linear predictor ``eta``."""
+        lmu, lomu = self.log_mu(eta)
+        k = n * y
+        # 0 * log(0) terms are exactly 0
+        return logcoef + np.where(k > 0, k * lmu, 0.0) + np.where(n - k > 0, (n - k) * lomu, 0.0)
+
+    def working(self, y: np.ndarray, n: np.ndarray, eta: np.ndarray, observed: bool = False):
+        """Score, Fisher weight and the weight derivative at ``eta``.
+
+        Returns
+        -------
+        mu, s, w_F, dw_F, w_O
+            ``s = dl/deta``; ``w_F`` the Fisher weight; ``dw_F = d w_F / d eta``;
+            ``w_O = -ds/deta`` (only computed when ``observed``; else ``None``).
+        """
+        mu, omu, d1, d2 = self._mu_derivs(eta)
+        var = mu * omu
+        r = d1 / var
+        s = n * (y - mu) * r
+        w = n * d1 * r
+        # d/deta (mu'^2 / V) = mu' (2 mu'' V - mu'^2 (1 - 2 mu)) / V^2
+        dw = n * d1 * (2.0 * d2 * var - d1 * d1 * (omu - mu)) / (var * var)
+        w_obs = None
+        if observed:
+            if self.canonical:
+                w_obs = w
+            else:
+                # d/deta (mu'/V) = (mu'' V - mu'^2 (1 - 2 mu)) / V^2
+                dr = (d2 * var - d1 * d1 * (omu - mu)) / (var * var)
+                w_obs = w - n * (y - mu) * dr
+        return mu, s, w, dw, w_obs
+
+    def evaluate(self, y: np.ndarray, n: np.ndarray, eta: np.ndarray, logcoef=0.0):
+        """Everything PIRLS needs at ``eta`` in one pass.
+
+        Returns
+        -------
+        loglik : float
+            ``sum_i l_i``.
+        mu, s, w, dw : ndarray
+            Means, scores, Fisher weights and their derivatives (see :meth:`working`).
+
+        Notes
+        -----
+        For the logit link one exponential serves everything:
+        ``l_i = k_i eta_i - n_i log(1 + e^{eta_i})``, ``s = k - n mu``, ``w = n mu (1 - mu)``,
+        ``w' = w (1 - 2 mu)``; this is the hot loop of every fit.
+        """
+        if self.link != "logit":
+            ll = float(np.sum(self.loglik_obs(y, n, eta, logcoef)))
+            mu, s, w, dw, _ = self.working(y, n, eta)
+            return ll, mu, s, w, dw
+        e = np.exp(-np.abs(eta))
+        inv = 1.0 / (1.0 + e)
+        pos = eta >= 0
+        mu = np.where(pos, inv, e * inv)
+        omu = np.where(pos, e * inv, inv)
+        softplus = np.maximum(eta, 0.0) + np.log1p(e)
+        k = n * y
+        ll = float(np.sum(k * eta - n * softplus)) + float(np.sum(logcoef))
+        w = n * mu * omu
+        return ll, mu, k - n * mu, w, w * (omu - mu)
+
+    def dev_resids(self, y: np.ndarray, n: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Unit deviances ``2 n [y log(y/mu) + (1-y) log((1-y)/(1-mu))]``."""
+        y = np.asarray(y, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(y > 0, y * np.log(y / mu), 0.0)
+            b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
+        return 2.0 * n * (a + b)
+
+    def __repr__(self) -> str:
+        return f"binomial(link={self.link!r})"
+
+
+def binomial(link: str = "logit") -> Binomial:
+    """The binomial family, as R's ``binomial(link = ...)``.
+
+    Parameters
+    ----------
+    link : {"logit", "probit", "cloglog"}, default "logit"
+
+    Examples
+    --------
+    >>> from glmmteach import binomial
+    >>> binomial("probit")
+    binomial(link='probit')
+    """
+    return Binomial(link)
+
+
+def as_family(family) -> Binomial:
+    """Accept ``"binomial"`` or a :class:`Binomial`; reject anything else clearly."""
+    if isinstance(family, Binomial):
+        return family
+    if isinstance(family, str):
+        if family.lower() == "binomial":
+            return Binomial("logit")
+        raise ValueError(
+            f"family={family!r} is not supported: glmmteach fits binomial GLMMs only; use "
+            "family='binomial' or glmmteach.binomial(link='logit' | 'probit' | 'cloglog')"
+        )
+    raise TypeError(
+        "family must be 'binomial' or glmmteach.binomial(link=...), "
+        f"not {type(family).__name__}"
+    )

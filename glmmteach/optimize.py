@@ -1,0 +1,291 @@
+"""Optimizing a deviance closure, with lme4's convergence and singularity checks.
+
+The Laplace (``nAGQ = 1``) fit minimizes ``f(theta, beta)`` jointly with L-BFGS-B and the
+exact gradient (lower bound 0 on the diagonal elements of each ``T_k``, so a variance can be
+estimated as exactly 0), then takes Newton steps with a finite-difference Hessian of the
+exact gradient to polish the optimum. That Hessian is also what the standard errors come from,
+as lme4's default ``use.hessian = TRUE``: ``vcov(beta) = [2 H^{-1}]_{beta, beta}``.
+
+Adaptive quadrature (``nAGQ > 1``) starts from the Laplace optimum and uses central
+differences. ``nAGQ = 0`` optimizes ``theta`` alone with ``beta`` from joint PIRLS.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize as spo
+
+from ._warnings import ConvergenceWarning, SingularFitWarning
+from .deviance import AGQDeviance, LaplaceDeviance, NAGQ0Deviance, _central_gradient
+
+__all__ = ["OptResult", "fit_laplace", "fit_agq", "fit_nagq0", "check_convergence",
+           "SINGULAR_TOL"]
+
+SINGULAR_TOL = 1e-4  # lme4's isSingular() tolerance on theta's diagonal elements
+GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance on the scaled gradient
+
+
+@dataclass
+class OptResult:
+    """What the optimizer found: the parameters, the deviance there, and its derivatives."""
+
+    phi: np.ndarray
+    n_theta: int
+    fun: float
+    grad: np.ndarray
+    hessian: np.ndarray | None
+    vcov_beta: np.ndarray
+    evaluations: int
+    iterations: int
+    method: str
+    messages: list[str] = field(default_factory=list)
+    singular: bool = False
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.phi[: self.n_theta]
+
+    @property
+    def beta(self) -> np.ndarray:
+        return self.phi[self.n_theta :]
+
+
+def _bounds(lower: np.ndarray):
+    return [(lo if np.isfinite(lo) else None, None) for lo in lower]
+
+
+def _hessian_from_gradient(grad_fun, phi: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Central differences of an exact gradient, symmetrized."""
+    k = len(phi)
+    H = np.empty((k, k))
+    for j in range(k):
+        h = step * max(1.0, abs(phi[j]))
+        up, dn = phi.copy(), phi.copy()
+        up[j] += h
+        dn[j] -= h
+        H[:, j] = (grad_fun(up) - grad_fun(dn)) / (2.0 * h)
+    return 0.5 * (H + H.T)
+
+
+def _hessian_from_values(fun, phi: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    """Second-order central differences of the deviance itself (lme4's ``deriv12``)."""
+    k = len(phi)
+    H = np.empty((k, k))
+    f0 = fun(phi)
+    hs = step * np.maximum(1.0, np.abs(phi))
+    for i in range(k):
+        e_i = np.zeros(k)
+        e_i[i] = hs[i]
+        H[i, i] = (fun(phi + e_i) - 2.0 * f0 + fun(phi - e_i)) / hs[i] ** 2
+        for j in range(i):
+            e_j = np.zeros(k)
+            e_j[j] = hs[j]
+            H[i, j] = H[j, i] = (fun(phi + e_i + e_j) - fun(phi + e_i - e_j)
+                                 - fun(phi - e_i + e_j) + fun(phi - e_i - e_j)) / (
+                4.0 * hs[i] * hs[j])
+    return H
+
+
+def _escape_zero_variance(fun, phi: np.ndarray, lower: np.ndarray, restart,
+                          tries: int = 3) -> np.ndarray:
+    """Leave a variance of exactly 0 when a small positive value is better.
+
+    The deviance is an even function of each diagonal element of ``T`` when the others are
+    fixed, so its gradient there is exactly 0: a bound-constrained optimizer that lands on
+    ``theta_j = 0`` would stop even when 0 is a maximum along that direction. Probe a small
+    positive value and restart from it when it is lower.
+    """
+    for _ in range(tries):
+        at_zero = np.flatnonzero(np.isfinite(lower) & (phi <= lower))
+        if at_zero.size == 0:
+            return phi
+        f0 = fun(phi)
+        best = None
+        for j in at_zero:
+            for probe in (0.05, 0.01):
+                cand = phi.copy()
+                cand[j] = probe
+                fc = fun(cand)
+                if fc < f0 - 1e-9 and (best is None or fc < best[0]):
+                    best = (fc, cand)
+        if best is None:
+            return phi
+        phi = restart(best[1])
+    return phi
+
+
+def _on_boundary(phi: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    return np.isfinite(lower) & (phi <= lower + 1e-12)
+
+
+def _vcov_beta(H: np.ndarray, n_theta: int) -> tuple[np.ndarray, list[str]]:
+    """``[2 H^{-1}]`` restricted to beta; falls back to the beta block if H is singular."""
+    msgs = []
+    try:
+        np.linalg.cholesky(H)
+        V = 2.0 * np.linalg.inv(H)[n_theta:, n_theta:]
+    except np.linalg.LinAlgError:
+        Hb = H[n_theta:, n_theta:]
+        try:
+            V = 2.0 * np.linalg.inv(Hb)
+            msgs.append("the Hessian in (theta, beta) is not positive definite; standard "
+                        "errors are conditional on the estimated variance components")
+        except np.linalg.LinAlgError:
+            V = np.full_like(Hb, np.nan)
+            msgs.append("the Hessian is singular; standard errors are not available")
+    return 0.5 * (V + V.T), msgs
+
+
+def fit_laplace(dev: LaplaceDeviance, start: np.ndarray | None = None,
+                compute_hessian: bool = True) -> OptResult:
+    """Minimize the Laplace deviance over ``(theta, beta)``.
+
+    Parameters
+    ----------
+    dev : LaplaceDeviance
+    start : ndarray, optional
+        Starting ``(theta, beta)``; defaults to ``dev.start()`` (identity ``T``, GLM ``beta``).
+    compute_hessian : bool
+        Compute the Hessian and standard errors (skip for quick refits that need only the
+        estimates).
+    """
+    phi0 = dev.start() if start is None else np.asarray(start, dtype=float).copy()
+    lower = dev.lower
+
+    def run(x0):
+        r = spo.minimize(dev.value_and_grad, x0, jac=True, method="L-BFGS-B",
+                         bounds=_bounds(lower),
+                         options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-7, "maxcor": 20})
+        return r, np.where(np.isfinite(lower), np.maximum(r.x, lower), r.x)
+
+    res, phi = run(phi0)
+    phi = _escape_zero_variance(dev, phi, lower, lambda x: run(x)[1])
+    f, g = dev.value_and_grad(phi)
+    H = None
+    msgs: list[str] = []
+    if compute_hessian:
+        H = _hessian_from_gradient(dev.grad, phi)
+        # Newton polishing on the free parameters
+        for _ in range(3):
+            free = ~_on_boundary(phi, lower)
+            if not np.any(free) or np.max(np.abs(g[free])) < 1e-9:
+                break
+            try:
+                step = np.linalg.solve(H[np.ix_(free, free)], -g[free])
+            except np.linalg.LinAlgError:
+                break
+            cand = phi.copy()
+            cand[free] += step
+            if np.any(cand < lower):
+                break
+            f_new, g_new = dev.value_and_grad(cand)
+            if f_new > f + 1e-10:
+                break
+            phi, f, g = cand, f_new, g_new
+        V, vmsgs = _vcov_beta(H, dev.n_theta)
+        msgs += vmsgs
+    else:
+        V = np.full((dev.p, dev.p), np.nan)
+    out = OptResult(phi=phi, n_theta=dev.n_theta, fun=f, grad=g, hessian=H, vcov_beta=V,
+                    evaluations=dev.evaluations, iterations=int(res.nit), method="L-BFGS-B",
+                    messages=msgs)
+    if not res.success and "ABNORMAL" not in str(res.message):
+        out.messages.append(f"optimizer: {res.message}")
+    return out
+
+
+def fit_agq(dev: AGQDeviance, start: np.ndarray) -> OptResult:
+    """Minimize the adaptive Gauss-Hermite deviance, starting from the Laplace optimum."""
+    lower = dev.lower
+    res = spo.minimize(dev.value_and_grad, np.asarray(start, dtype=float), jac=True,
+                       method="L-BFGS-B", bounds=_bounds(lower),
+                       options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-6})
+    phi = np.where(np.isfinite(lower), np.maximum(res.x, lower), res.x)
+    f = dev(phi)
+    g = _central_gradient(dev, phi)
+    H = _hessian_from_values(dev, phi)
+    V, msgs = _vcov_beta(H, dev.n_theta)
+    return OptResult(phi=phi, n_theta=dev.n_theta, fun=f, grad=g, hessian=H, vcov_beta=V,
+                     evaluations=dev.evaluations, iterations=int(res.nit), method="L-BFGS-B",
+                     messages=msgs)
+
+
+def fit_nagq0(dev: NAGQ0Deviance) -> tuple[OptResult, object]:
+    """Minimize the ``nAGQ = 0`` deviance over ``theta``; ``beta`` comes from joint PIRLS."""
+    theta0 = dev.re.theta_start()
+    lower = dev.re.lower
+
+    def run(x0):
+        r = spo.minimize(dev.theta_objective, x0, method="Nelder-Mead", bounds=_bounds(lower),
+                         options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-11,
+                                  "initial_simplex": _simplex(x0)})
+        return r, np.where(np.isfinite(lower), np.maximum(r.x, lower), r.x)
+
+    res, theta = run(theta0)
+    theta = _escape_zero_variance(dev.theta_objective, theta, lower, lambda x: run(x)[1])
+    st, beta, S = dev.joint_state(theta)
+    g = _central_gradient(dev.theta_objective, theta)
+    V = np.linalg.inv(S)
+    phi = np.concatenate([theta, beta])
+    out = OptResult(phi=phi, n_theta=dev.n_theta, fun=st.laplace,
+                    grad=np.concatenate([g, np.zeros(len(beta))]), hessian=None,
+                    vcov_beta=0.5 * (V + V.T), evaluations=dev.evaluations,
+                    iterations=int(res.nit), method="L-BFGS-B (theta only)")
+    return out, st
+
+
+def _simplex(x0: np.ndarray, step: float = 0.25) -> np.ndarray:
+    k = len(x0)
+    sim = np.tile(x0, (k + 1, 1))
+    for j in range(k):
+        sim[j + 1, j] += step
+    return sim
+
+
+def check_convergence(opt: OptResult, lower_theta: np.ndarray) -> None:
+    """lme4-style checks: singular fit, scaled gradient, Hessian; warn with advice."""
+    theta = opt.theta
+    diag = np.isfinite(lower_theta)
+    if np.any(theta[diag] < SINGULAR_TOL):
+        opt.singular = True
+        warnings.warn(
+            "boundary (singular) fit: a random-effect standard deviation is estimated as "
+            "(nearly) 0 or a correlation as +/-1. The data carry little information about "
+            "that variance component; consider simplifying the random-effects structure "
+            "(see glmmteach.GlmerResult.is_singular).",
+            SingularFitWarning, stacklevel=3)
+    if opt.hessian is None:
+        return
+    lower = np.concatenate([lower_theta, np.full(len(opt.beta), -np.inf)])
+    free = ~_on_boundary(opt.phi, lower)
+    H = opt.hessian[np.ix_(free, free)]
+    g = opt.grad[free]
+    try:
+        Lc = np.linalg.cholesky(H)
+        scgrad = np.linalg.solve(Lc, g)
+        if np.max(np.abs(scgrad)) > GRAD_TOL:
+            warnings.warn(
+                f"model failed to converge: max|scaled gradient| = "
+                f"{np.max(np.abs(scgrad)):.3g} (tol = {GRAD_TOL}). Try rescaling numeric "
+                "predictors (centre and scale them), simplifying the random effects, or "
+                "refitting from the current estimates.",
+                ConvergenceWarning, stacklevel=3)
+    except np.linalg.LinAlgError:
+        ev = np.linalg.eigvalsh(H)
+        if not opt.singular:
+            warnings.warn(
+                f"model failed to converge: the Hessian has {int(np.sum(ev <= 0))} "
+                "non-positive eigenvalue(s), so the optimum is not a proper minimum. Check for "
+                "complete separation or a parameter that is not identified; try simplifying "
+                "the model.",
+                ConvergenceWarning, stacklevel=3)
+        return
+    ev = np.linalg.eigvalsh(H)
+    if ev[0] > 0 and ev[-1] / ev[0] > 1e8:
+        warnings.warn(
+            "model is nearly unidentifiable: very large eigenvalue ratio of the Hessian "
+            f"({ev[-1] / ev[0]:.2g}). Rescale numeric predictors (centre and scale them).",
+            ConvergenceWarning, stacklevel=3)
