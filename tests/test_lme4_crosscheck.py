@@ -25,7 +25,6 @@ No test asserts on time.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import warnings
 from typing import Any
