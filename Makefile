@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root
+ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab lessons/
+	$(BIN)/jupyter lab $(ROOT_FLAG) lessons/
 
 test: $(STAMP)
 	$(BIN)/ruff check .

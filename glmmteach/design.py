@@ -959,6 +959,22 @@ def _response(
     return y, trials
 
 
+def _check_single_argument_contrasts(node: Node) -> None:
+    """``C(x, contr.sum)`` and friends: say that only treatment contrasts are available."""
+    if isinstance(node, Call):
+        if node.func in ("C", "factor", "as.factor") and len(node.args) > 1:
+            raise ValueError(
+                f"{deparse(node)}: glmmteach codes factors with treatment contrasts only "
+                f"(first level as reference), so {node.func}() takes one argument; to change "
+                "the reference level, reorder the levels of a pandas Categorical")
+        for arg in node.args:
+            _check_single_argument_contrasts(arg)
+    else:
+        for child in getattr(node, "__dict__", {}).values():
+            if isinstance(child, (Call, BinOp, Unary, Paren)):
+                _check_single_argument_contrasts(child)
+
+
 def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     nodes: list[Node] = [parsed.response_node]
     fixed = parsed.fixed_spec
@@ -967,6 +983,8 @@ def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     for r in parsed.random:
         nodes.extend(node for _, node in r.spec.variables)
         nodes.extend(Name(f) for f in r.factors)
+    for node in nodes:
+        _check_single_argument_contrasts(node)
     names: dict[str, None] = {}
     for node in nodes:
         for nm in column_names(node):

@@ -1101,3 +1101,9 @@ def test_large_design_builds_fast():
     elapsed = time.perf_counter() - start
     assert des.terms[0].n_levels == groups
     assert elapsed < 2.0, f"building took {elapsed:.2f} s"
+
+
+def test_contrast_arguments_are_refused_with_a_reason():
+    d = pd.DataFrame({"y": [0, 1, 1, 0] * 5, "trt": ["a", "b"] * 10, "g": np.repeat(range(5), 4)})
+    with pytest.raises(ValueError, match="treatment contrasts only"):
+        build_design("y ~ C(trt, contr.sum) + (1|g)", d)

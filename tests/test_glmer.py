@@ -207,6 +207,8 @@ def test_nagq_quadrature_is_close_to_laplace_and_needs_a_scalar_term(veg):
     assert "Adaptive Gauss-Hermite Quadrature, nAGQ = 9" in str(agq.summary())
     with pytest.raises(ValueError, match="single scalar"):
         gt.glmer("y ~ trt + (1 + day|id)", veg, nAGQ=5)
+    with pytest.raises(ValueError, match="single scalar"):
+        gt.glmer("y ~ trt + (1|id) + (1|day)", veg, nAGQ=5)
     zero = gt.glmer("y ~ trt * sex + (1|id)", veg, nAGQ=0)
     # lme4 1.1-31, glmer(..., nAGQ = 0) on the same data
     np.testing.assert_allclose(zero.fixef, [-0.305741104134, 2.172106276929, -0.629262208812,
