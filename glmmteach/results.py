@@ -501,6 +501,27 @@ def _check_nsim(nsim) -> int:
     return int(nsim)
 
 
+def _deparse_formula(text: str) -> str:
+    """The formula as R prints it (``y ~ trt * sex + (1 | id)``), without lme4's expansions."""
+    from .formula import deparse, parse_expr
+
+    lhs, _, rhs = text.partition("~")
+    try:
+        right = deparse(parse_expr(rhs))
+        left = deparse(parse_expr(lhs)) if lhs.strip() else ""
+    except ValueError:
+        return text
+    return f"{left} ~ {right}" if left else f"~{right}"
+
+
+def _zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
+    """R's ``zapsmall``: round so that values tiny next to the largest become 0."""
+    mx = float(np.max(np.abs(x))) if len(x) else 0.0
+    if mx <= 0:
+        return np.round(x, digits)
+    return np.round(x, max(0, digits - int(math.ceil(math.log10(mx)))))
+
+
 class Summary:
     """The summary of a fit, printed in lme4's layout (text) or as HTML tables."""
 
@@ -559,7 +580,7 @@ class Summary:
             f"Generalized linear mixed model fit by maximum likelihood ({self.method})"
             " [glmmteach]",
             f" Family: {m.family.name}  ( {m.family.link} )",
-            f"Formula: {m.design.parsed}",
+            f"Formula: {_deparse_formula(m.formula)}",
             f"   Data: {m._data_name}",
             "",
         ]
@@ -568,7 +589,7 @@ class Summary:
         lines.append(" ".join(s.rjust(w) for s in names) + " ")
         lines.append(" ".join(s.rjust(w) for s in vals) + " ")
         lines += ["", "Scaled residuals: "]
-        q = rf.format_common(self.scaled_residuals, 4)
+        q = rf.format_common(_zapsmall(self.scaled_residuals, 5), 4)
         qn = ["Min", "1Q", "Median", "3Q", "Max"]
         wq = max(len(s) for s in q + qn)
         lines.append(" ".join(s.rjust(wq) for s in qn) + " ")
