@@ -5,6 +5,11 @@ Public API
 glmer, anova, binomial
     Fit binomial GLMMs by maximum likelihood (Laplace or adaptive Gauss-Hermite), compare
     nested models.
+confint, bootstrap, model_equation
+    Profile-likelihood, Wald and bootstrap intervals (``m.profile()`` for the profiles);
+    the fitted model as an equation.
+interpret, checks
+    Odds ratios and probabilities; simulation-based model checks.
 datasets
     The article's data (``datasets.vegetables()``).
 simulate
@@ -19,17 +24,22 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["glmer", "anova", "binomial", "GlmerResult", "datasets", "simulate", "rcompat",
-           "__version__"]
+__all__ = ["glmer", "anova", "binomial", "GlmerResult", "confint", "bootstrap",
+           "model_equation", "datasets", "simulate", "rcompat", "__version__"]
 
 _LAZY = {
     "glmer": ("glmmteach.fitting", "glmer"),
     "anova": ("glmmteach.inference", "anova"),
     "binomial": ("glmmteach.family", "binomial"),
     "GlmerResult": ("glmmteach.results", "GlmerResult"),
+    "confint": ("glmmteach.intervals", "confint"),
+    "bootstrap": ("glmmteach.intervals", "bootstrap"),
+    "model_equation": ("glmmteach.equation", "model_equation"),
 }
 _SUBMODULES = {"datasets", "simulate", "rcompat", "widgets", "plots", "family", "formula",
-               "design", "deviance", "pirls", "optimize", "results", "inference", "reterms"}
+               "design", "deviance", "pirls", "optimize", "results", "inference", "reterms",
+               "profile", "intervals", "interpret", "equation", "checks", "checkplots",
+               "lesson_widgets", "exercises", "power"}
 
 
 def __getattr__(name: str):

@@ -90,30 +90,31 @@ def _hessian_from_values(fun, phi: np.ndarray, step: float = 1e-4) -> np.ndarray
 
 
 def _escape_zero_variance(fun, phi: np.ndarray, lower: np.ndarray, restart,
-                          tries: int = 3) -> np.ndarray:
-    """Leave a variance of exactly 0 when a small positive value is better.
+                          tries: int = 2) -> np.ndarray:
+    """Check a fit with a variance at exactly 0 against restarts away from the boundary.
 
-    The deviance is an even function of each diagonal element of ``T`` when the others are
-    fixed, so its gradient there is exactly 0: a bound-constrained optimizer that lands on
-    ``theta_j = 0`` would stop even when 0 is a maximum along that direction. Probe a small
-    positive value and restart from it when it is lower.
+    A bound-constrained optimizer that reaches ``theta_j = 0`` can stop in the wrong basin:
+    when ``theta_j = 0`` the deviance is even in ``theta_j`` (so its gradient there is 0 even
+    if 0 is a maximum), and with random slopes the landscape is not convex (a better optimum
+    can have ``theta_j > 0`` with the other parameters moved). So for each diagonal element
+    at 0, restart the optimizer from the same point with that element set to 0.1 and keep
+    whichever optimum is lower. Cheap: it only runs for singular fits.
     """
+    f_best = fun(phi)
     for _ in range(tries):
         at_zero = np.flatnonzero(np.isfinite(lower) & (phi <= lower))
         if at_zero.size == 0:
             return phi
-        f0 = fun(phi)
-        best = None
-        for j in at_zero:
-            for probe in (0.05, 0.01):
-                cand = phi.copy()
-                cand[j] = probe
-                fc = fun(cand)
-                if fc < f0 - 1e-9 and (best is None or fc < best[0]):
-                    best = (fc, cand)
-        if best is None:
+        improved = False
+        for j in at_zero[:4]:
+            cand = phi.copy()
+            cand[j] = 0.1
+            new = restart(cand)
+            f_new = fun(new)
+            if f_new < f_best - 1e-7:
+                phi, f_best, improved = new, f_new, True
+        if not improved:
             return phi
-        phi = restart(best[1])
     return phi
 
 

@@ -252,3 +252,25 @@ def test_bad_weights_are_explained(veg):
         gt.glmer("p ~ trt + (1|id)", d, weights=-np.ones(len(d)))
     with pytest.raises(ValueError, match="weights"):
         gt.glmer("p ~ trt + (1|id)", d, weights=np.full(len(d), np.inf))
+
+
+def test_optimizer_leaves_a_wrong_zero_variance_basin():
+    """Three correlated random slopes on little data: a local optimum has a variance at 0.
+
+    lme4 1.1-31 reaches logLik -270.7836938 on these data (with a convergence warning);
+    glmmteach must not stop in the worse boundary optimum (logLik about -271.17).
+    """
+    rng = np.random.default_rng(7)
+    G, per, trials = 15, 12, 6
+    g = np.repeat(np.arange(G), per)
+    x, x2 = rng.normal(size=G * per), rng.normal(size=G * per)
+    sd = np.array([1, 0.6, 0.5])
+    C = np.eye(3)
+    C[0, 1] = C[1, 0] = 0.95
+    b = rng.multivariate_normal(np.zeros(3), np.outer(sd, sd) * C, size=G)
+    eta = -0.2 + 0.5 * x - 0.3 * x2 + b[g, 0] + b[g, 1] * x + b[g, 2] * x2
+    s = rng.binomial(trials, special.expit(eta))
+    d = pd.DataFrame({"s": s, "f": trials - s, "x": x, "x2": x2, "g": g})
+    with pytest.warns(SingularFitWarning):
+        fit = gt.glmer("cbind(s, f) ~ x + x2 + (1 + x + x2 | g)", d)
+    assert fit.loglik >= -270.7836938 - 1e-4
