@@ -54,6 +54,21 @@ class PirlsState:
         return -2.0 * self.loglik + self.usq + self.factor.logdet
 
 
+def _halving_step(trial, pdev: float, max_halvings: int = 40):
+    """Take the Newton step, halving it until the penalized deviance does not increase.
+
+    ``trial(step)`` returns the penalized deviance at ``step`` times the full step and
+    whatever the caller needs from that point.
+    """
+    step = 1.0
+    for _ in range(max_halvings):
+        pdev_new, payload = trial(step)
+        if pdev_new <= pdev + 1e-12 * abs(pdev):
+            return pdev_new, payload
+        step *= 0.5
+    raise PirlsError("PIRLS step-halving failed to reduce the penalized deviance")
+
+
 def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n: np.ndarray,
           eta_fixed: np.ndarray, u0: np.ndarray, logcoef, maxit: int = 60,
           tol: float = 1e-18) -> PirlsState:
@@ -87,19 +102,14 @@ def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n
         dec = float(g @ delta)
         if dec <= tol * max(1.0, abs(pdev)):
             return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), it + 1)
-        step = 1.0
-        for _ in range(40):
+
+        def trial(step, u=u, delta=delta):
             u_new = u + step * delta
             eta_new = eta_fixed + re.eta(Zt, u_new)
             ev = fam.evaluate(y, n, eta_new, logcoef)
-            pdev_new = -2.0 * ev[0] + float(u_new @ u_new)
-            if pdev_new <= pdev + 1e-12 * abs(pdev):
-                break
-            step *= 0.5
-        else:
-            raise PirlsError("PIRLS step-halving failed to reduce the penalized deviance")
-        u, eta, pdev = u_new, eta_new, pdev_new
-        ll, mu, s, w, dw = ev
+            return -2.0 * ev[0] + float(u_new @ u_new), (u_new, eta_new, ev)
+
+        pdev, (u, eta, (ll, mu, s, w, dw)) = _halving_step(trial, pdev)
     # not converged within maxit: return the last state (the caller checks `iterations`)
     F = re.factorize(Zt, w)
     return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), maxit)
@@ -139,19 +149,14 @@ def pirls_joint(re: REStructure, Zt, fam: Binomial, y, n, X, offset, u0, beta0, 
         dec = float(gu @ du + gb @ dbeta)
         if dec <= tol * max(1.0, abs(pdev)):
             return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), it + 1), beta, S
-        step = 1.0
-        for _ in range(40):
+
+        def trial(step, u=u, du=du, beta=beta, dbeta=dbeta):
             u_new, b_new = u + step * du, beta + step * dbeta
             eta_new = X @ b_new + offset + re.eta(Zt, u_new)
             ev = fam.evaluate(y, n, eta_new, logcoef)
-            pdev_new = -2.0 * ev[0] + float(u_new @ u_new)
-            if pdev_new <= pdev + 1e-12 * abs(pdev):
-                break
-            step *= 0.5
-        else:
-            raise PirlsError("PIRLS step-halving failed to reduce the penalized deviance")
-        u, beta, eta, pdev = u_new, b_new, eta_new, pdev_new
-        ll, mu, s, w, dw = ev
+            return -2.0 * ev[0] + float(u_new @ u_new), (u_new, b_new, eta_new, ev)
+
+        pdev, (u, beta, eta, (ll, mu, s, w, dw)) = _halving_step(trial, pdev)
     F = re.factorize(Zt, w)
     WX = w[:, None] * X
     ZtWX = re.tprod_matrix(Zt, WX)
