@@ -33,3 +33,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Instructor tools (see README): the lessons as live Voilà pages (widgets, no code), e.g.
+# `make demos LESSONS="02 06"`, and a static HTML version of the course in build/html.
+.PHONY: demos html
+
+demos: $(STAMP)
+	$(BIN)/python tools/serve_demos.py $(LESSONS)
+
+html: $(STAMP)
+	$(BIN)/python tools/build_html.py --clean
