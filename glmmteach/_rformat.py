@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["format_common", "format_signif", "format_pvalues", "signif_stars",
+__all__ = ["format_common", "format_r", "format_signif", "format_pvalues", "signif_stars",
            "text_table"]
 
 
@@ -56,6 +56,15 @@ def _format_sci(values, digits: int) -> list[str]:
     return out
 
 
+def format_r(values, digits: int = 4) -> list[str]:
+    """R's ``format(x, digits=)``: fixed notation unless scientific is narrower."""
+    fixed = format_common(values, digits)
+    sci = _format_sci(values, digits)
+    if max(map(len, fixed)) <= max(map(len, sci)):
+        return fixed
+    return sci
+
+
 def format_pvalues(pv, digits: int = 3) -> list[str]:
     """R's ``format.pval`` with ``eps = .Machine$double.eps``, as printCoefmat uses it."""
     eps = np.finfo(float).eps
@@ -65,12 +74,10 @@ def format_pvalues(pv, digits: int = 3) -> list[str]:
     rest = [(i, p) for i, p in enumerate(pv) if not small[i] and math.isfinite(p)]
     fixed = [(i, p) for i, p in rest if p == 0 or math.floor(math.log10(p)) >= -3]
     sci = [(i, p) for i, p in rest if not (p == 0 or math.floor(math.log10(p)) >= -3)]
-    if fixed:
-        for (i, _), s in zip(fixed, format_common([p for _, p in fixed], digits)):
-            out[i] = s
-    if sci:
-        for (i, _), s in zip(sci, _format_sci([p for _, p in sci], digits)):
-            out[i] = s
+    for group in (fixed, sci):
+        if group:
+            for (i, _), s in zip(group, format_r([p for _, p in group], digits)):
+                out[i] = s
     for i, p in enumerate(pv):
         if not math.isfinite(p):
             out[i] = "NA"

@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside glmmteach.
+
+    A warning attributed to a line inside the library would be shown only once per session
+    by Python's default filter (the second singular fit in a lesson would warn nothing);
+    attributing it to the user's own line shows it for every call that causes it.
+    """
+    frame = sys._getframe(0)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
 
 class GlmmteachWarning(UserWarning):
     """Base class of every warning glmmteach emits."""
@@ -21,6 +43,10 @@ class SingularFitWarning(GlmmteachWarning):
 
 class ConvergenceWarning(GlmmteachWarning):
     """The optimizer's convergence checks (gradient, Hessian) failed."""
+
+
+class SeparationWarning(ConvergenceWarning):
+    """A fixed effect diverges: the response is (nearly) separated by a predictor."""
 
 
 class ImpossibleProbabilityWarning(GlmmteachWarning):

@@ -62,7 +62,6 @@ deviation, also for ``newdata``, as R's ``predict`` does); numpy spellings such 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +70,7 @@ import numpy as np
 import pandas as pd
 
 from glmmteach import _validate
-from glmmteach._warnings import RankDeficientWarning, RowsDroppedWarning
+from glmmteach._warnings import RankDeficientWarning, RowsDroppedWarning, warn
 from glmmteach.formula import (
     BinOp,
     Call,
@@ -1079,17 +1078,17 @@ def build_design(
         which.append("weights")
     n_dropped = int(missing.sum())
     if n_dropped:
-        warnings.warn(
+        warn(
             f"dropped {n_dropped} of {n_all} rows with missing values in: {', '.join(which)}",
             RowsDroppedWarning,
-            stacklevel=2,
         )
         keep = ~missing
         frame = data.loc[keep]
         if w is not None:
             w = w[keep]
     else:
-        frame = data
+        # a copy: the fitted model must not change when the caller edits their frame
+        frame = data.copy()
     n = len(frame)
     if n == 0:
         raise ValueError("no rows left after dropping the rows with missing values")
@@ -1112,11 +1111,10 @@ def build_design(
     dropped = tuple(names[j] for j in range(len(names)) if j not in set(keep_cols))
     if dropped:
         s = "s" if len(dropped) > 1 else ""
-        warnings.warn(
+        warn(
             f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
             f"column{s}: {', '.join(dropped)}",
             RankDeficientWarning,
-            stacklevel=2,
         )
         X = np.ascontiguousarray(X[:, keep_cols])
     fixed_recipe = _MatrixRecipe(
@@ -1151,7 +1149,10 @@ def build_design(
         if r.group not in groups:
             codes, levels, grecipe = _fit_group(r.factors, env)
             _validate.check_group_has_two_levels(len(levels), r.group)
-            _validate.check_group_fewer_levels_than_obs(len(levels), n, r.group)
+            if np.all(np.asarray(trials) == 1):
+                # one level per 0/1 observation is not identifiable; with counts it is the
+                # usual observation-level random effect for overdispersion (lme4 fits it)
+                _validate.check_group_fewer_levels_than_obs(len(levels), n, r.group)
             groups[r.group] = (codes, levels, grecipe)
         codes, levels, grecipe = groups[r.group]
         _validate.check_nobs_vs_nre(n, len(levels) * Z.shape[1], f"({r.expr} | {r.group})")

@@ -12,13 +12,12 @@ differences. ``nAGQ = 0`` optimizes ``theta`` alone with ``beta`` from joint PIR
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize as spo
 
-from ._warnings import ConvergenceWarning, SingularFitWarning
+from ._warnings import ConvergenceWarning, SeparationWarning, SingularFitWarning, warn
 from .deviance import AGQDeviance, LaplaceDeviance, NAGQ0Deviance, _central_gradient
 
 __all__ = ["OptResult", "fit_laplace", "fit_agq", "fit_nagq0", "check_convergence",
@@ -26,6 +25,7 @@ __all__ = ["OptResult", "fit_laplace", "fit_agq", "fit_nagq0", "check_convergenc
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular() tolerance on theta's diagonal elements
 GRAD_TOL = 2e-3  # lme4's check.conv.grad tolerance on the scaled gradient
+SEPARATION_BETA = 15.0  # |beta| beyond this on the link scale: a probability of 1 - 3e-7
 
 
 @dataclass
@@ -43,6 +43,7 @@ class OptResult:
     method: str
     messages: list[str] = field(default_factory=list)
     singular: bool = False
+    converged: bool = True
 
     @property
     def theta(self) -> np.ndarray:
@@ -234,7 +235,7 @@ def fit_nagq0(dev: NAGQ0Deviance) -> tuple[OptResult, object]:
     out = OptResult(phi=phi, n_theta=dev.n_theta, fun=st.laplace,
                     grad=np.concatenate([g, np.zeros(len(beta))]), hessian=None,
                     vcov_beta=0.5 * (V + V.T), evaluations=dev.evaluations,
-                    iterations=int(res.nit), method="L-BFGS-B (theta only)")
+                    iterations=int(res.nit), method="Nelder-Mead (theta only)")
     return out, st
 
 
@@ -247,17 +248,37 @@ def _simplex(x0: np.ndarray, step: float = 0.25) -> np.ndarray:
 
 
 def check_convergence(opt: OptResult, lower_theta: np.ndarray) -> None:
-    """lme4-style checks: singular fit, scaled gradient, Hessian; warn with advice."""
+    """lme4-style checks: singular fit, scaled gradient, Hessian; warn with advice.
+
+    Each problem is recorded in ``opt.messages`` (so the summary reports it, as lme4's does)
+    and emitted as a warning attributed to the caller's line.
+
+    Notes
+    -----
+    As lme4's ``checkConv``: with ``H = R'R`` (Cholesky) the scaled gradient is
+    ``R^{-T} g``-style ``solve(R, g)``; the check fails when ``max(min(|solve(R, g)|, |g|))``
+    exceeds 0.002. Parameters on the boundary (a variance at 0) are left out.
+    """
     theta = opt.theta
     diag = np.isfinite(lower_theta)
+
+    def report(message: str, category) -> None:
+        opt.messages.append(message)
+        warn(message, category)
+
     if np.any(theta[diag] < SINGULAR_TOL):
         opt.singular = True
-        warnings.warn(
-            "boundary (singular) fit: a random-effect standard deviation is estimated as "
-            "(nearly) 0 or a correlation as +/-1. The data carry little information about "
-            "that variance component; consider simplifying the random-effects structure "
-            "(see glmmteach.GlmerResult.is_singular).",
-            SingularFitWarning, stacklevel=3)
+        warn("boundary (singular) fit: a random-effect standard deviation is estimated as "
+             "(nearly) 0 or a correlation as +/-1. The data carry little information about "
+             "that variance component; consider simplifying the random-effects structure "
+             "(see glmmteach.GlmerResult.is_singular).", SingularFitWarning)
+    beta = opt.beta
+    if np.any(np.abs(beta) > SEPARATION_BETA):
+        big = int(np.argmax(np.abs(beta)))
+        report(f"a fixed effect is very large on the link scale ({beta[big]:.3g}): the "
+               "response may be completely separated by a predictor (all 0 or all 1 in some "
+               "cell), so that estimate and its standard error are not meaningful; check the "
+               "observed proportions by cell, or drop or merge that level", SeparationWarning)
     if opt.hessian is None:
         return
     lower = np.concatenate([lower_theta, np.full(len(opt.beta), -np.inf)])
@@ -266,27 +287,25 @@ def check_convergence(opt: OptResult, lower_theta: np.ndarray) -> None:
     g = opt.grad[free]
     try:
         Lc = np.linalg.cholesky(H)
-        scgrad = np.linalg.solve(Lc, g)
-        if np.max(np.abs(scgrad)) > GRAD_TOL:
-            warnings.warn(
-                f"model failed to converge: max|scaled gradient| = "
-                f"{np.max(np.abs(scgrad)):.3g} (tol = {GRAD_TOL}). Try rescaling numeric "
-                "predictors (centre and scale them), simplifying the random effects, or "
-                "refitting from the current estimates.",
-                ConvergenceWarning, stacklevel=3)
     except np.linalg.LinAlgError:
         ev = np.linalg.eigvalsh(H)
         if not opt.singular:
-            warnings.warn(
-                f"model failed to converge: the Hessian has {int(np.sum(ev <= 0))} "
-                "non-positive eigenvalue(s), so the optimum is not a proper minimum. Check for "
-                "complete separation or a parameter that is not identified; try simplifying "
-                "the model.",
-                ConvergenceWarning, stacklevel=3)
+            opt.converged = False
+            report(f"model failed to converge: the Hessian has {int(np.sum(ev <= 0))} "
+                   "non-positive eigenvalue(s), so the optimum is not a proper minimum. Check "
+                   "for complete separation or a parameter that is not identified; try "
+                   "simplifying the model.", ConvergenceWarning)
         return
+    scgrad = np.linalg.solve(Lc.T, g)
+    crit = float(np.max(np.minimum(np.abs(scgrad), np.abs(g)))) if g.size else 0.0
+    if crit > GRAD_TOL:
+        opt.converged = False
+        report(f"model failed to converge: max|scaled gradient| = {crit:.3g} "
+               f"(tol = {GRAD_TOL}). Try centring and scaling numeric predictors, simplifying "
+               "the random effects, or refitting from the current estimates.",
+               ConvergenceWarning)
     ev = np.linalg.eigvalsh(H)
     if ev[0] > 0 and ev[-1] / ev[0] > 1e8:
-        warnings.warn(
-            "model is nearly unidentifiable: very large eigenvalue ratio of the Hessian "
-            f"({ev[-1] / ev[0]:.2g}). Rescale numeric predictors (centre and scale them).",
-            ConvergenceWarning, stacklevel=3)
+        report("model is nearly unidentifiable: very large eigenvalue ratio of the Hessian "
+               f"({ev[-1] / ev[0]:.2g}). If numeric predictors are on very different scales, "
+               "centre and scale them.", ConvergenceWarning)

@@ -166,7 +166,12 @@ def pirls_joint(re: REStructure, Zt, fam: Binomial, y, n, X, offset, u0, beta0, 
 
 def glm_irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, offset: np.ndarray, fam: Binomial,
              maxit: int = 25) -> np.ndarray:
-    """Fixed-effects-only maximum likelihood by IRLS: the starting value for ``beta``."""
+    """Fixed-effects-only maximum likelihood by IRLS: the starting value for ``beta``.
+
+    Rows with no trials carry no information and are left out (their IRLS weight is 0).
+    """
+    use = n > 0
+    X, y, n, offset = X[use], y[use], n[use], offset[use]
     mu0 = (n * y + 0.5) / (n + 1.0)
     eta = fam.linkfun(mu0)
     beta = np.linalg.lstsq(X, eta - offset, rcond=None)[0]

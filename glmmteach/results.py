@@ -159,7 +159,8 @@ class GlmerResult:
 
     @property
     def converged(self) -> bool:
-        return not self._opt.messages
+        """False when the gradient or Hessian check failed (see ``optimizer_messages``)."""
+        return bool(self._opt.converged)
 
     @property
     def optimizer_messages(self) -> list[str]:
@@ -306,19 +307,43 @@ class GlmerResult:
         txt = re_form.strip()
         if txt.upper() == "NA" or _re.fullmatch(r"~\s*0", txt):
             return []
-        groups = [g.strip() for g in _re.findall(r"\|\|?\s*([^)]+)\)", txt)]
-        if not txt.startswith("~") or not groups:
+        if not txt.startswith("~"):
             raise ValueError(
                 f"re_form={re_form!r} is not understood; use None (all random effects, R's "
                 "re.form = NULL), '~0' or 'NA' (population level, R's re.form = NA), or a "
                 "formula naming random terms such as '~(1|id)'")
-        known = {t.group for t in self._design.terms}
-        for g in groups:
-            if g not in known:
+        from .formula import parse_formula
+
+        try:
+            specs = parse_formula("re_form_response " + txt).random
+        except ValueError as err:
+            raise ValueError(f"re_form={re_form!r} could not be read: {err}") from err
+        if not specs:
+            raise ValueError(f"re_form={re_form!r} names no random-effect term; use '~0' for "
+                             "population-level predictions")
+        terms = self._design.terms
+
+        def factors(group: str) -> frozenset[str]:
+            # a:b and b:a are the same grouping (the interaction of the same factors)
+            return frozenset(f.strip() for f in group.replace("(", "").replace(")", "")
+                             .split(":"))
+
+        keep: list[int] = []
+        for spec in specs:
+            same_group = [k for k, t in enumerate(terms)
+                          if factors(t.group) == factors(spec.group)]
+            exact = [k for k in same_group if terms[k].expr == spec.expr]
+            if exact:
+                chosen = exact
+            elif len(same_group) == 1:
+                chosen = same_group
+            else:
+                model_terms = ", ".join(f"({t.expr} | {t.group})" for t in terms)
                 raise ValueError(
-                    f"re_form names grouping factor {g!r}, which is not in the model "
-                    f"(grouping factors: {', '.join(sorted(known))})")
-        return [k for k, t in enumerate(self._design.terms) if t.group in groups]
+                    f"re_form term ({spec.expr} | {spec.group}) is not a random-effect term of "
+                    f"the model; its terms are {model_terms}")
+            keep += [k for k in chosen if k not in keep]
+        return sorted(keep)
 
     def predict(self, newdata: pd.DataFrame | None = None, re_form=None, type: str = "link",  # noqa: A002
                 allow_new_levels: bool = False) -> pd.Series:
@@ -543,12 +568,13 @@ class Summary:
         if m.nAGQ > 1:
             return f"Adaptive Gauss-Hermite Quadrature, nAGQ = {m.nAGQ}"
         if m.nAGQ == 0:
-            return "Laplace Approximation, nAGQ = 0"
+            return "Adaptive Gauss-Hermite Quadrature, nAGQ = 0"  # lme4's wording
         return "Laplace Approximation"
 
     def _fit_stats(self) -> tuple[list[str], list[str]]:
         m = self.model
-        vals = rf.format_common([m.aic, m.bic, m.loglik, m.deviance], 5)
+        # lme4 rounds these four to one decimal
+        vals = [f"{v:.1f}" for v in (m.aic, m.bic, m.loglik, m.deviance)]
         return ["AIC", "BIC", "logLik", "deviance", "df.resid"], vals + [str(m.df_resid)]
 
     def _random_rows(self) -> tuple[list[str], list[list[str]]]:
@@ -558,13 +584,15 @@ class Summary:
         has_cor = any(len(t.cnms) > 1 for t in m.design.terms)
         header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if has_cor else [])
         rows = []
+        # lme4 formats each column as a whole (common decimals), 4 significant digits
+        variances = vc[vc.var2.isna()]
+        var_txt = iter(rf.format_r(list(variances.vcov), 4))
+        sd_txt = iter(rf.format_r(list(variances.sdcor), 4))
         for t, g in zip(m.design.terms, grps):
             sub = vc[(vc.grp == g)]
-            var = sub[sub.var2.isna()]
             cor = sub[sub.var2.notna()]
             for j, name in enumerate(t.cnms):
-                r = [g if j == 0 else "", name, rf.format_signif(var.vcov.iloc[j], 4),
-                     rf.format_signif(var.sdcor.iloc[j], 4)]
+                r = [g if j == 0 else "", name, next(var_txt), next(sd_txt)]
                 if has_cor:
                     cors = []
                     for c in range(j):

@@ -266,6 +266,33 @@ def string_response_data() -> pd.DataFrame:
     )
 
 
+@_cached
+def zero_trials_data() -> pd.DataFrame:
+    """30 groups x 10 rows of counts with 0..4 trials: about a fifth of the rows have none."""
+    rng = np.random.default_rng(1020)
+    codes, g = _groups("g", 30, 10)
+    x = rng.normal(size=len(codes))
+    b = rng.normal(0.0, 0.5, size=30)
+    n = rng.integers(0, 5, size=len(codes))
+    s = rng.binomial(n, expit(0.3 + 0.5 * x + b[codes]))
+    return pd.DataFrame({"s": s, "f": n - s, "x": x, "g": g})
+
+
+@_cached
+def overdispersed_data() -> pd.DataFrame:
+    """15 herds x 4 periods of counts (5..25 trials) with extra observation-level noise."""
+    rng = np.random.default_rng(1021)
+    codes, herd = _groups("herd", 15, 4)
+    n_rows = len(codes)
+    period = np.tile(["p1", "p2", "p3", "p4"], 15).astype(object)
+    eta = -1.4 + 0.4 * (period == "p2") - 0.5 * (period == "p4")
+    eta = eta + rng.normal(0, 0.6, 15)[codes] + rng.normal(0, 0.5, n_rows)
+    n = rng.integers(5, 26, size=n_rows)
+    s = rng.binomial(n, expit(eta))
+    return pd.DataFrame({"s": s, "f": n - s, "period": period, "herd": herd,
+                         "obs": np.arange(n_rows).astype(str)})
+
+
 def _link_data(
     seed: int, link: str, beta: tuple[float, float], sd: float, max_trials: int
 ) -> pd.DataFrame:
@@ -540,6 +567,22 @@ CASES: tuple[CrossCheckCase, ...] = (
         weights="n",
         truth={"fixef": {"(Intercept)": -0.5, "x": 0.8}, "sd": {"g": 0.9}},
         description="[3] the cbind_counts data as a proportion with weights = trials",
+    ),
+    CrossCheckCase(
+        name="zero_trial_rows",
+        make_data=zero_trials_data,
+        formula="cbind(s, f) ~ x + (1 | g)",
+        truth={"fixef": {"(Intercept)": 0.3, "x": 0.5}, "sd": {"g": 0.5}},
+        description="[2] counts where some rows have no trials at all (they carry no "
+        "information but must not break the fit; lme4 keeps them in nobs)",
+    ),
+    CrossCheckCase(
+        name="observation_level_effect",
+        make_data=overdispersed_data,
+        formula="cbind(s, f) ~ period + (1 | herd) + (1 | obs)",
+        truth={"sd": {"herd": 0.6, "obs": 0.5}},
+        description="[11] an observation-level random effect for overdispersed counts "
+        "(one level per row is identifiable with counts, not with 0/1 data)",
     ),
     CrossCheckCase(
         name="boolean_response",

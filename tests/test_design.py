@@ -828,10 +828,14 @@ def test_missing_values_in_strings_categoricals_weights_and_response():
     assert des.n_dropped == 40 - des.nobs
 
 
-def test_nothing_dropped_keeps_the_frame():
+def test_nothing_dropped_keeps_every_row_in_a_private_copy():
     d = _frame()
     des = build_design("y ~ x + (1 | id)", d)
-    assert des.data is d and des.n_dropped == 0
+    assert des.n_dropped == 0
+    pd.testing.assert_frame_equal(des.data, d)
+    # editing the caller's frame afterwards does not change the design's data
+    d.loc[d.index[0], "x"] = 1e6
+    assert des.data["x"].iloc[0] != 1e6
 
 
 # ------------------------------------------------------------------ bad input, one per rule

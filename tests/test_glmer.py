@@ -274,3 +274,71 @@ def test_optimizer_leaves_a_wrong_zero_variance_basin():
     with pytest.warns(SingularFitWarning):
         fit = gt.glmer("cbind(s, f) ~ x + x2 + (1 + x + x2 | g)", d)
     assert fit.loglik >= -270.7836938 - 1e-4
+
+
+def test_re_form_selects_terms_not_just_grouping_factors():
+    """lme4 semantics: re_form = ~(1|g) keeps the intercept term of g, not its slope term."""
+    rng = np.random.default_rng(3)
+    n_g, per = 40, 15
+    g = np.repeat(np.arange(n_g), per)
+    a = rng.integers(0, 8, g.size)
+    x = rng.normal(size=g.size)
+    eta = (0.2 + 0.5 * x + rng.normal(0, 0.8, n_g)[g] + rng.normal(0, 0.6, n_g)[g] * x
+           + rng.normal(0, 0.5, 8)[a])
+    d = pd.DataFrame({"y": rng.binomial(1, special.expit(eta)), "x": x, "g": g, "a": a})
+    fit = gt.glmer("y ~ x + (1 + x || g) + (1|a)", d)
+    re_g = fit.ranef()["g"].loc[d["g"]]
+    expected = fit.predict(re_form="~0").to_numpy() + re_g["(Intercept)"].to_numpy()
+    np.testing.assert_allclose(fit.predict(re_form="~(1|g)"), expected, rtol=1e-12)
+    slope = expected + re_g["x"].to_numpy() * d["x"].to_numpy()
+    np.testing.assert_allclose(fit.predict(re_form="~(1 + x||g)"), slope, rtol=1e-12)
+    with pytest.raises(ValueError, match="not a random-effect term"):
+        fit.predict(re_form="~(1|zz)")
+
+
+def test_nested_re_form_is_expanded_like_the_formula():
+    rng = np.random.default_rng(4)
+    a = np.repeat(np.arange(12), 30)
+    b = np.tile(np.repeat(np.arange(3), 10), 12)
+    eta = rng.normal(0, 0.7, 12)[a] + rng.normal(0, 0.5, 36)[a * 3 + b]
+    d = pd.DataFrame({"y": rng.binomial(1, special.expit(eta)), "a": a, "b": b})
+    fit = gt.glmer("y ~ 1 + (1|a/b)", d)
+    np.testing.assert_allclose(fit.predict(re_form="~(1|a/b)"), fit.predict(), rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(re_form="~(1|a) + (1|a:b)"), fit.predict(),
+                               rtol=1e-12)
+    only_a = fit.predict(re_form="~(1|a)").to_numpy()
+    expected = fit.fixef.iloc[0] + fit.ranef()["a"].loc[d["a"], "(Intercept)"].to_numpy()
+    np.testing.assert_allclose(only_a, expected, rtol=1e-12)
+
+
+def test_singular_warning_is_shown_for_every_fit_that_causes_it():
+    n_groups, per = 30, 4
+    g = np.repeat(np.arange(n_groups), per)
+    d = pd.DataFrame({"y": np.tile([1, 0, 0, 1], n_groups), "g": g})
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's default: once per calling line
+        gt.glmer("y ~ 1 + (1|g)", d)  # e.g. one notebook cell
+        gt.glmer("y ~ 1 + (1|g)", d)  # and another
+    singular = [w for w in caught if issubclass(w.category, SingularFitWarning)]
+    assert len(singular) == 2
+    assert all(w.filename == __file__ for w in singular)
+
+
+def test_separation_is_reported_and_the_fit_is_not_called_converged():
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(20), 10)
+    trt = np.tile(["A", "B"], 100)
+    y = np.where(trt == "B", 1, rng.binomial(1, 0.4, 200))  # every B is a success
+    d = pd.DataFrame({"y": y, "trt": trt, "g": g})
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = gt.glmer("y ~ trt + (1|g)", d)
+    from glmmteach._warnings import SeparationWarning
+
+    assert any(issubclass(w.category, SeparationWarning) for w in caught)
+    assert any("separated" in msg for msg in fit.optimizer_messages)
+    assert "Note: a fixed effect is very large" in str(fit.summary())
