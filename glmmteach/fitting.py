@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._warnings import ConvergenceWarning, warn
 from .design import build_design
 from .deviance import make_agq_deviance, make_laplace_deviance, make_nagq0_deviance
 from .family import Binomial, as_family
 from .optimize import check_convergence, fit_agq, fit_laplace, fit_nagq0
+from .pirls import PIRLS_MAXIT
 from .results import GlmerResult
 
 _BLAS = None
@@ -121,6 +123,12 @@ def _fit_design_inner(design, fam, nAGQ, start, compute_se, data_name) -> GlmerR
             opt = fit_agq(agq, opt.phi)
             state = agq.state(opt.phi)
             dev = agq
+    if state.iterations >= PIRLS_MAXIT:
+        msg = ("PIRLS did not converge at the final estimates (conditional modes of the random "
+               f"effects after {PIRLS_MAXIT} iterations); the fit may be unreliable")
+        opt.messages.append(msg)
+        opt.converged = False
+        warn(msg, ConvergenceWarning)
     check_convergence(opt, dev.re.lower)
     return GlmerResult(design=design, family=fam, nAGQ=nAGQ, opt=opt, state=state,
                        deviance_fn=dev, data_name=data_name)

@@ -29,6 +29,9 @@ from .reterms import REStructure
 __all__ = ["PirlsState", "pirls", "pirls_joint", "glm_irls"]
 
 
+PIRLS_MAXIT = 60  # iterations; from a warm start PIRLS needs 2-4, from zero about 5-10
+
+
 class PirlsError(RuntimeError):
     """PIRLS could not reduce the penalized deviance (the model is numerically degenerate)."""
 
@@ -70,7 +73,7 @@ def _halving_step(trial, pdev: float, max_halvings: int = 40):
 
 
 def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n: np.ndarray,
-          eta_fixed: np.ndarray, u0: np.ndarray, logcoef, maxit: int = 60,
+          eta_fixed: np.ndarray, u0: np.ndarray, logcoef, maxit: int = PIRLS_MAXIT,
           tol: float = 1e-18) -> PirlsState:
     """Conditional modes of ``u`` for fixed ``eta_fixed = X beta + offset``.
 
@@ -116,7 +119,7 @@ def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n
 
 
 def pirls_joint(re: REStructure, Zt, fam: Binomial, y, n, X, offset, u0, beta0, logcoef,
-                maxit: int = 60, tol: float = 1e-18):
+                maxit: int = PIRLS_MAXIT, tol: float = 1e-18):
     """Joint conditional modes of ``(u, beta)`` for fixed ``theta`` (lme4's ``nAGQ = 0``).
 
     The Newton system for the penalized deviance in ``(u, beta)`` is solved through the
