@@ -344,7 +344,8 @@ def plot_binned_residuals(
     Returns
     -------
     matplotlib.axes.Axes
-        Average residual per bin against average fitted probability; the grey lines are
+        Average residual per bin against average fitted probability (marginal or
+        conditional, as ``binned.attrs["fitted"]`` says); the grey lines are
         :math:`\\pm 2` standard errors, and bins outside them are red.
     """
     if isinstance(binned, GlmerResult):
@@ -353,6 +354,7 @@ def plot_binned_residuals(
     if not isinstance(binned, pd.DataFrame) or not need <= set(binned.columns):
         raise TypeError("binned must be a fitted model or the output of "
                         "glmmteach.checks.binned_residuals()")
+    which = binned.attrs.get("fitted")
     ax = _new_axes(ax, (6.2, 4.2))
     b = binned.sort_values("fitted")
     ax.axhline(0.0, color=_GREY, linewidth=0.9)
@@ -362,7 +364,9 @@ def plot_binned_residuals(
     sns.scatterplot(x=b["fitted"].to_numpy(), y=b["residual"].to_numpy(), hue=where,
                     hue_order=["inside the band", "outside the band"],
                     palette=[_BLUE, _RED], ax=ax, s=30)
-    ax.set_xlabel("Average fitted probability in the bin")
+    ax.set_xlabel({"marginal": "Average marginal (population-averaged) probability in the bin",
+                   "conditional": "Average conditional fitted probability in the bin"}
+                  .get(which, "Average fitted probability in the bin"))
     ax.set_ylabel("Average residual (observed - fitted)")
     ax.legend(frameon=False, fontsize=8)
     if title is None:

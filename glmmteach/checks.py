@@ -38,8 +38,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
+from glmmteach import interpret
 from glmmteach.results import GlmerResult
 
 __all__ = [
@@ -115,19 +116,54 @@ def _check_columns(cols: list[str], frame: pd.DataFrame, argument: str, where: s
                 f"{argument}: column {c!r} is not in {where}; available columns: {available}")
 
 
-def _group_codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame,
-                                                                  list[str]]:
+def _check_no_missing(frame: pd.DataFrame, cols: list[str], argument: str,
+                      unit: str = "rows") -> None:
+    """Refuse grouping columns with missing values: no row may silently fall out of a group."""
+    for c in cols:
+        n_missing = int(frame[c].isna().sum())
+        if n_missing:
+            raise ValueError(
+                f"{argument}: column {c!r} has {n_missing} missing value"
+                f"{'s' if n_missing != 1 else ''} (of {len(frame)} {unit}), so those {unit} "
+                "would belong to no group; fill them in (e.g. with a level such as "
+                "'unknown') or drop those rows from the data before fitting the model")
+
+
+def _group_codes(frame: pd.DataFrame, cols: list[str], argument: str = "by",
+                 unit: str = "rows") -> tuple[np.ndarray, pd.DataFrame, list[str]]:
     """Codes 0..G-1 of the combinations of ``cols`` present in ``frame``, in sorted order.
 
     Categorical columns keep their level order, other columns sort by value. Returns the codes
     (one per row), the combinations (one row per group) and their labels (levels joined by
     ".", as R's ``interaction()``).
+
+    Raises
+    ------
+    ValueError
+        If a column has missing values (``argument`` names the argument in the message).
     """
+    _check_no_missing(frame, cols, argument, unit)
     grouped = frame[cols].groupby(cols, observed=True, sort=True)
     codes = grouped.ngroup().to_numpy()
     keys = grouped.size().reset_index()[cols]
     labels = [".".join(str(v) for v in row) for row in keys.itertuples(index=False)]
     return codes, keys, labels
+
+
+def _group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``values`` (shape (rows,) or (rows, k)) within each group.
+
+    ``codes`` holds each row's group, 0..n_groups-1. Returns shape (n_groups,) or
+    (n_groups, k). A sparse group-by-row indicator keeps the memory at O(rows), whatever
+    the number of groups (a dense one would need n_groups x rows numbers).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=n_groups)
+    n = len(codes)
+    indicator = sparse.csr_array((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    return np.asarray(indicator @ values)
 
 
 def _counts(model: GlmerResult) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +272,8 @@ def predictive_check(model: GlmerResult, by: Columns = ("trt", "sex"), nsim: int
     Raises
     ------
     ValueError
-        If ``nsim < 1`` or a ``by`` column is not in the model's data.
+        If ``nsim < 1``, or a ``by`` column is not in the model's data or has missing
+        values (rows without a cell would otherwise drop out unnoticed).
 
     Notes
     -----
@@ -252,17 +289,16 @@ def predictive_check(model: GlmerResult, by: Columns = ("trt", "sex"), nsim: int
     nsim = _check_nsim(nsim)
     cols = _as_columns(by, "by")
     _check_columns(cols, model.data, "by", "the model's data")
+    _check_no_missing(model.data, cols, "by")
     rng = _check_seed(seed)
 
-    codes, keys, _ = _group_codes(model.data, cols)
+    codes, keys, _ = _group_codes(model.data, cols, "by")
     n_cells = len(keys)
     successes, trials = _counts(model)
     sims = _simulated_counts(model, nsim, rng)
-    trials_cell = np.bincount(codes, weights=trials, minlength=n_cells)
-    obs = np.bincount(codes, weights=successes, minlength=n_cells) / trials_cell
-    indicator = np.zeros((n_cells, len(codes)))
-    indicator[codes, np.arange(len(codes))] = 1.0
-    sim_prop = (indicator @ sims) / trials_cell[:, None]  # (cells, nsim)
+    trials_cell = _group_sums(codes, trials, n_cells)
+    obs = _group_sums(codes, successes, n_cells) / trials_cell
+    sim_prop = _group_sums(codes, sims, n_cells) / trials_cell[:, None]  # (cells, nsim)
 
     observed = keys.copy()
     whole = np.all(trials_cell == np.round(trials_cell))
@@ -354,7 +390,8 @@ def scaled_residuals(model: GlmerResult, nsim: int = 250, seed: Seed = None,
     Raises
     ------
     ValueError
-        If ``nsim < 1`` or a ``group`` column is not in the model's data.
+        If ``nsim < 1``, or a ``group`` column is not in the model's data or has missing
+        values.
 
     Notes
     -----
@@ -385,6 +422,7 @@ def scaled_residuals(model: GlmerResult, nsim: int = 250, seed: Seed = None,
     group_cols = None if group is None else _as_columns(group, "group")
     if group_cols is not None:
         _check_columns(group_cols, model.data, "group", "the model's data")
+        _check_no_missing(model.data, group_cols, "group")
     rng = _check_seed(seed)
 
     successes, trials = _counts(model)
@@ -397,14 +435,12 @@ def scaled_residuals(model: GlmerResult, nsim: int = 250, seed: Seed = None,
         index = data.index
         level = "observation"
     else:
-        codes, keys, _ = _group_codes(data, group_cols)
+        codes, keys, _ = _group_codes(data, group_cols, "group")
         k = len(keys)
-        observed = np.bincount(codes, weights=successes, minlength=k)
-        tot = np.bincount(codes, weights=trials, minlength=k)
-        predicted = np.bincount(codes, weights=pred * trials, minlength=k) / tot
-        indicator = np.zeros((k, len(codes)))
-        indicator[codes, np.arange(len(codes))] = 1.0
-        simulated = indicator @ sims
+        observed = _group_sums(codes, successes, k)
+        tot = _group_sums(codes, trials, k)
+        predicted = _group_sums(codes, pred * trials, k) / tot
+        simulated = _group_sums(codes, sims, k)
         index = (pd.Index(keys[group_cols[0]], name=group_cols[0]) if len(group_cols) == 1
                  else pd.MultiIndex.from_frame(keys))
         units = _constant_columns(data, codes, k, index)
@@ -583,7 +619,8 @@ def _grouping(res: ScaledResiduals, by: Columns) -> tuple[list[str], np.ndarray,
                     f"columns that take one value within each {res.level} (available: "
                     f"{', '.join(repr(x) for x in res.units.columns)})")
             _check_columns([c], res.units, "by", "the model's data")
-    codes, _, labels = _group_codes(res.units, cols)
+    unit = "rows" if res.level == "observation" else f"per-{res.level} residuals"
+    codes, _, labels = _group_codes(res.units, cols, "by", unit)
     return cols, codes, labels
 
 
@@ -607,7 +644,8 @@ def group_test(res: ScaledResiduals, by: Columns) -> CheckResult:
     Raises
     ------
     ValueError
-        If a ``by`` column is not available.
+        If a ``by`` column is not available or has missing values (no residual is dropped
+        silently).
 
     Notes
     -----
@@ -697,6 +735,30 @@ def residual_tests(res: ScaledResiduals, by: Columns | None = None) -> pd.DataFr
 # --------------------------------------------------------------------------------------------
 
 
+def _marginal_moments(model: GlmerResult, n_nodes: int = 64,
+                      chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per fitted row, :math:`E[p]` and :math:`E[p^2]` over the random-effect distribution.
+
+    :math:`p = g^{-1}(x^\top\hat\beta + z^\top b)` with :math:`z^\top b \sim N(0, v)`,
+    :math:`v = \sum_k z_k^\top \hat\Sigma_k z_k`, integrated by Gauss-Hermite quadrature
+    (:mod:`glmmteach.interpret`'s helpers), in chunks of rows to bound the memory.
+    """
+    eta = np.asarray(model.predict(re_form="~0", type="link"), dtype=float)
+    sd = np.sqrt(interpret._re_variance(model, None, np.arange(len(eta))))
+    inv = model.family.linkinv
+
+    def square(e: np.ndarray) -> np.ndarray:
+        return inv(e) ** 2
+
+    mean = np.empty_like(eta)
+    second = np.empty_like(eta)
+    for start in range(0, len(eta), chunk):
+        part = slice(start, start + chunk)
+        mean[part] = interpret._gh_mean(inv, eta[part], sd[part], n_nodes)
+        second[part] = interpret._gh_mean(square, eta[part], sd[part], n_nodes)
+    return mean, second
+
+
 def binned_residuals(model: GlmerResult, n_bins: int | None = None,
                      conditional: bool = False) -> pd.DataFrame:
     r"""Gelman and Hill's binned residuals for binary (and binomial) data.
@@ -709,9 +771,9 @@ def binned_residuals(model: GlmerResult, n_bins: int | None = None,
         Number of bins of (about) equal size; default :math:`\lfloor\sqrt{n}\rfloor` for
         :math:`n \ge 100` observations, otherwise :math:`\lfloor n / 10 \rfloor` (at least 1).
     conditional : bool
-        Bin by fitted probabilities that include the estimated random effects (True), or by
-        population-level ones with the random effects set to 0 (False, the default; see
-        Notes).
+        Compare the data with the marginal (population-averaged) probabilities, integrated
+        over the random-effect distribution (False, the default), or with the conditional
+        fitted probabilities that include the estimated random effects (True). See Notes.
 
     Returns
     -------
@@ -719,7 +781,8 @@ def binned_residuals(model: GlmerResult, n_bins: int | None = None,
         One row per bin: ``n`` (rows), ``fitted`` (average fitted probability),
         ``residual`` (average of observed minus fitted proportion), ``se`` and the
         approximate 95% band ``lower``, ``upper`` (:math:`\pm 2` SE), and ``outside``
-        (whether the average residual leaves the band).
+        (whether the average residual leaves the band). ``attrs["fitted"]`` says which
+        probabilities were used (``"marginal"`` or ``"conditional"``).
 
     Notes
     -----
@@ -729,18 +792,38 @@ def binned_residuals(model: GlmerResult, n_bins: int | None = None,
     Under the model the average residual of bin :math:`b` has mean 0 and standard error
 
     .. math::
-        \mathrm{se}_b = \frac{1}{n_b} \sqrt{\sum_{i \in b} \hat p_i (1 - \hat p_i)/m_i}
+        \mathrm{se}_b = \frac{1}{n_b} \sqrt{\sum_{i \in b} \mathrm{Var}(y_i)}
 
-    (:math:`m_i` trials; one for binary data). About 95% of the bins should fall within
-    :math:`\pm 2\,\mathrm{se}_b`; a run of bins outside, or a trend, points to a misfit.
+    (ignoring correlations between the rows of a bin). About 95% of the bins should fall
+    within :math:`\pm 2\,\mathrm{se}_b`; a run of bins outside, or a trend, points to a
+    misfit.
 
-    Which fitted values? The conditional ones include each subject's estimated random
-    effect, which is shrunk towards 0. Subjects with low observed proportions then get
-    fitted values that are too high and vice versa, so binning by conditional fitted values
-    shows a rising trend even for a correct model when the shrinkage is strong (few
-    observations per subject, small :math:`\sigma`). The population-level fitted values
-    do not use the subject's own data and show no such artefact; the bands then ignore
-    the within-subject correlation and are a little too narrow.
+    Which fitted values? A residual must compare :math:`y_i` with its expectation under the
+    model. Without conditioning on the subject, that is the marginal probability
+
+    .. math::
+        \bar p_i = E[y_i] = \int g^{-1}(x_i^\top\hat\beta + \sqrt{v_i}\, t)\,\phi(t)\,dt,
+        \qquad v_i = \sum_k z_{ik}^\top \hat\Sigma_k z_{ik},
+
+    computed by Gauss-Hermite quadrature as in
+    :func:`glmmteach.interpret.marginal_probabilities`. It is closer to 0.5 than the
+    probability :math:`g^{-1}(x_i^\top\hat\beta)` of a subject whose random effect is 0,
+    so residuals against the latter show a trend (positive at low, negative at high
+    probabilities) even for a correct model, the more so the larger the random-effect SD.
+    The default uses :math:`\bar p_i`, with
+    :math:`\mathrm{Var}(y_i) = \bar p_i(1 - \bar p_i)/m_i + (1 - 1/m_i)\,
+    \mathrm{Var}_u(p_i)` for a row of :math:`m_i` trials (exactly
+    :math:`\bar p_i(1 - \bar p_i)` for 0/1 data; :math:`E[p_i^2]` also by quadrature). The
+    band ignores the correlation between rows of the same subject, so it is too narrow when
+    a bin holds many rows of few subjects (e.g. when the fitted values take only a few
+    distinct values and the bins follow the data order).
+
+    The conditional fitted values :math:`\hat p_i = g^{-1}(x_i^\top\hat\beta + z_i^\top
+    \hat b)` (``conditional=True``, with :math:`\mathrm{Var}(y_i) = \hat p_i(1 - \hat
+    p_i)/m_i`) include each subject's estimated random effect, which is shrunk towards 0.
+    Subjects with low observed proportions then get fitted values that are too high and vice
+    versa, so this plot shows a rising trend even for a correct model when the shrinkage is
+    strong (few observations per subject, small random-effect SD).
     """
     model = _check_model(model)
     n = model.nobs
@@ -751,20 +834,26 @@ def binned_residuals(model: GlmerResult, n_bins: int | None = None,
     if not 1 <= n_bins <= n:
         raise ValueError(f"n_bins must be between 1 and the number of observations ({n}), "
                          f"not {n_bins}")
+    if not isinstance(conditional, (bool, np.bool_)):
+        raise TypeError(f"conditional must be True or False, not {conditional!r}")
     y = np.asarray(model.design.y, dtype=float)
-    trials = np.asarray(model.design.trials, dtype=float)
+    trials = np.maximum(np.asarray(model.design.trials, dtype=float), 1e-300)
     if conditional:
         p = np.asarray(model.fitted, dtype=float)
+        var = p * (1 - p) / trials
     else:
-        p = np.asarray(model.predict(re_form="~0", type="response"), dtype=float)
+        p, p2 = _marginal_moments(model)
+        var_p = np.maximum(p2 - p**2, 0.0)  # Var_u(p_i), between subjects
+        var = p * (1 - p) / trials + np.maximum(1 - 1 / trials, 0.0) * var_p
     order = np.argsort(p, kind="stable")
     rows = []
     for b, idx in enumerate(np.array_split(order, n_bins)):
-        pb, yb, mb = p[idx], y[idx], trials[idx]
         nb = len(idx)
-        se = math.sqrt(float(np.sum(pb * (1 - pb) / np.maximum(mb, 1e-300)))) / nb
-        resid = float(np.mean(yb - pb))
-        rows.append({"bin": b + 1, "n": nb, "fitted": float(np.mean(pb)), "residual": resid,
+        se = math.sqrt(float(np.sum(var[idx]))) / nb
+        resid = float(np.mean(y[idx] - p[idx]))
+        rows.append({"bin": b + 1, "n": nb, "fitted": float(np.mean(p[idx])), "residual": resid,
                      "se": se, "lower": -2 * se, "upper": 2 * se,
                      "outside": bool(abs(resid) > 2 * se)})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["fitted"] = "conditional" if conditional else "marginal"
+    return out

@@ -13,16 +13,16 @@ from __future__ import annotations
 import html
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from glmmteach import checkplots, checks, simulate
 from glmmteach.results import GlmerResult
+from glmmteach.widgets import draw_into
 
 __all__ = [
     "simulate_and_fit",
@@ -201,7 +201,7 @@ def refit_explorer(sd: float = 0.5, n_subjects: int = 250, *, n_days: int = 14,
             f"{sd_hat:.3f}<table><tr><th>term</th><th>truth</th><th>glmer (SE)</th>"
             f"<th>GLM (SE)</th></tr>{rows}</table>")
         truth = table.drop_duplicates("term").set_index("term")["truth"]
-        _draw(out, lambda ax: checkplots.plot_coefficient_comparison(
+        draw_into(out, lambda ax: checkplots.plot_coefficient_comparison(
             table, ax=ax, truth=truth,
             title=f"SD {sd_slider.value:.1f}, {n_slider.value} subjects: estimates +/- 1.96 SE"),
             figsize=(7.5, 3.8))
@@ -279,7 +279,7 @@ def laplace_explorer(model: GlmerResult, subjects: Sequence, *, nAGQ: int = 5) -
             f"<b>subject {menu.value}</b> ({row.successes} of 14 days), SD {row.sd:.2f}: "
             f"log-likelihood contribution exact {row.log_exact:.4f}, Laplace "
             f"{row.log_laplace:.4f} (error {row.error:+.4f})")
-        _draw(out, lambda ax: checkplots.plot_laplace_integrand(
+        draw_into(out, lambda ax: checkplots.plot_laplace_integrand(
             model, menu.value, sigma=slider.value, nAGQ=nAGQ, ax=ax), figsize=(6.5, 4.0))
 
     menu.observe(update, names="value")
@@ -381,7 +381,7 @@ def effect_size_explorer(p0: float = 0.001, odds_ratio: float = 9.0) -> w.VBox:
         summary.value = (
             f"p0 = {row.p0:.4f} &rarr; p1 = {row.p1:.4f}: difference {row.difference:+.4f}, "
             f"risk ratio {row.risk_ratio:.2f}, odds ratio {row.odds_ratio:.2f}")
-        _draw(out, lambda ax: _plot_effect(ax, row), figsize=(6.5, 2.6))
+        draw_into(out, lambda ax: _plot_effect(ax, row), figsize=(6.5, 2.6))
 
     p_slider.observe(update, names="value")
     or_slider.observe(update, names="value")
@@ -491,28 +491,9 @@ def residual_explorer(
                          f"{rows}</table>")
         draw = plots[plot_menu.value]
         size = (5.0, 4.6) if plot_menu.value == "QQ plot" else (7.0, 4.2)
-        _draw(out, lambda ax: draw(res, ax), figsize=size)
+        draw_into(out, lambda ax: draw(res, ax), figsize=size)
 
     for menu in (model_menu, level_menu, plot_menu):
         menu.observe(update, names="value")
     update()
     return w.VBox([w.HBox([model_menu, level_menu, plot_menu]), summary, out])
-
-
-# --------------------------------------------------------------------------------------------
-
-
-def _draw(out: w.Output, draw: Callable[[Axes], object], figsize: tuple[float, float]) -> None:
-    """Draw a fresh figure into an Output widget (or just build it outside a kernel)."""
-    from IPython import get_ipython
-    from IPython.display import display
-
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    try:
-        draw(ax)
-        if get_ipython() is not None:
-            with out:
-                out.clear_output(wait=True)
-                display(fig)
-    finally:
-        plt.close(fig)

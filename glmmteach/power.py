@@ -677,7 +677,7 @@ def power_explorer(result: PowerResult):
     """
     import ipywidgets as w
 
-    from glmmteach.widgets import _draw
+    from glmmteach.widgets import draw_into
 
     sizes = [int(n) for n in result.table["n_subjects"]]
     slider = w.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2],
@@ -692,8 +692,8 @@ def power_explorer(result: PowerResult):
             f"{int(row.nsim - row.n_failed)} simulated studies reject "
             f"(power {row.power:.3f}, 95% Monte-Carlo interval {row.lower:.3f} to "
             f"{row.upper:.3f}); {int(row.n_singular)} fits estimated the SD as 0.")
-        _draw(out, lambda ax: plot_z_distribution(result, slider.value, ax=ax),
-              figsize=(6.5, 3.8))
+        draw_into(out, lambda ax: plot_z_distribution(result, slider.value, ax=ax),
+                  figsize=(6.5, 3.8))
 
     slider.observe(update, names="value")
     update()

@@ -25,6 +25,7 @@ __all__ = [
     "sd_explorer",
     "logit_explorer",
     "coefficient_explorer",
+    "draw_into",
 ]
 
 
@@ -144,8 +145,8 @@ def sd_explorer(
             design, cell_probs, sd=slider.value, factors=factors, seed=seed,
             on_impossible="missing",
         )
-        _draw(out, lambda ax: plots.plot_subject_probabilities(sim, factors=list(factors), ax=ax),
-              figsize=(7.5, 4.2))
+        draw_into(out, lambda ax: plots.plot_subject_probabilities(
+            sim, factors=list(factors), ax=ax), figsize=(7.5, 4.2))
 
     slider.observe(update, names="value")
     update()
@@ -186,8 +187,8 @@ def logit_explorer(p: float = 0.4) -> w.VBox:
             f"<b>p = {prob:.2f}</b>: odds = {prob / (1 - prob):.3f}, "
             f"log-odds = {eta:.3f}; back-transformed: {simulate.inv_logit(eta):.2f}"
         )
-        _draw(out, lambda ax: plots.plot_inverse_logit({f"p = {prob:.2f}": eta}, ax=ax),
-              figsize=(6.5, 4.0))
+        draw_into(out, lambda ax: plots.plot_inverse_logit({f"p = {prob:.2f}": eta}, ax=ax),
+                  figsize=(6.5, 4.0))
 
     slider.observe(update, names="value")
     update()
@@ -247,7 +248,7 @@ def coefficient_explorer(
             "<table><tr><th>coefficient</th><th>log-odds</th></tr>" + rows + "</table>"
         )
         eta = dict(zip(labels, simulate.logit(np.array(probs)), strict=True))
-        _draw(out, lambda ax: plots.plot_inverse_logit(
+        draw_into(out, lambda ax: plots.plot_inverse_logit(
             eta, ax=ax, title="Cell probabilities on the logistic curve"), figsize=(6.5, 4.0))
 
     for s in sliders:
@@ -256,8 +257,28 @@ def coefficient_explorer(
     return w.VBox([w.VBox(sliders), summary, out])
 
 
-def _draw(out: w.Output, draw: Callable[[Axes], object], figsize: tuple[float, float]) -> None:
-    """Draw a fresh figure into an Output widget (or just build it outside a kernel)."""
+def draw_into(out: w.Output, draw: Callable[[Axes], object],
+              figsize: tuple[float, float]) -> None:
+    """Draw a fresh figure into an Output widget (or just build it outside a kernel).
+
+    The one figure helper of all the lesson explorers (:mod:`glmmteach.widgets`,
+    :mod:`glmmteach.lesson_widgets`, :func:`glmmteach.power.power_explorer`).
+
+    Parameters
+    ----------
+    out : ipywidgets.Output
+        The widget to draw into; its previous figure is replaced.
+    draw : callable
+        Called with a new matplotlib Axes; draws the figure on it.
+    figsize : tuple of float
+        Figure size in inches.
+
+    Notes
+    -----
+    In a running IPython kernel the figure is displayed in ``out``; elsewhere (tests, plain
+    Python) it is only built, so that a drawing error still surfaces. The figure is closed
+    either way, so redrawing on every slider move does not pile up open figures.
+    """
     from IPython import get_ipython
     from IPython.display import display
 

@@ -229,18 +229,137 @@ def test_group_test_detail_and_units(correct):
     assert "Kruskal-Wallis" in str(g)
 
 
+def _marginal_p(eta, sd):
+    """E[inv_logit(eta + sd * t)], t ~ N(0, 1), by adaptive quadrature."""
+    return integrate.quad(lambda t: special.expit(eta + sd * t) * stats.norm.pdf(t),
+                          -12, 12, epsabs=1e-13, epsrel=1e-12)[0]
+
+
+def test_group_sums_match_dense_sums_without_a_dense_matrix():
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    n_rows, n_groups, nsim = 30_000, 3_000, 8
+    codes = rng.integers(0, n_groups, n_rows)
+    values = rng.binomial(1, 0.4, size=(n_rows, nsim)).astype(float)
+    expected = pd.DataFrame(values).groupby(codes).sum().to_numpy()
+    np.testing.assert_array_equal(checks._group_sums(codes, values, n_groups), expected)
+    np.testing.assert_array_equal(checks._group_sums(codes, values[:, 0], n_groups),
+                                  expected[:, 0])
+    # a group with no rows sums to 0
+    assert checks._group_sums(np.array([0, 2]), np.ones((2, 3)), 4).tolist() == \
+        [[1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0]]
+    # a dense groups x rows indicator would need 3000 * 30000 * 8 bytes = 720 MB
+    tracemalloc.start()
+    try:
+        checks._group_sums(codes, values, n_groups)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6
+
+
+def test_grouped_residuals_add_up_the_row_simulations(correct):
+    rows = checks.scaled_residuals(correct, nsim=20, seed=3)
+    per_id = checks.scaled_residuals(correct, nsim=20, seed=3, group="id")
+    expected = pd.DataFrame(rows.simulated).groupby(correct.data["id"].to_numpy()).sum()
+    np.testing.assert_array_equal(per_id.simulated, expected.to_numpy())
+    pc = checks.predictive_check(correct, by="trt", nsim=20, seed=3)
+    trt = correct.data["trt"].to_numpy()
+    treated = rows.simulated[trt == "treat"].sum(axis=0) / np.sum(trt == "treat")
+    np.testing.assert_allclose(pc.simulated.query("trt == 'treat'")["proportion"], treated)
+
+
 def test_binned_residuals_closed_form(correct):
     b = checks.binned_residuals(correct, n_bins=10, conditional=True)
+    assert b.attrs["fitted"] == "conditional"
     assert len(b) == 10 and b["n"].sum() == 3500
     p = np.sort(correct.fitted.to_numpy())
     first = p[:350]
     assert b["fitted"].iloc[0] == pytest.approx(first.mean())
     assert b["se"].iloc[0] == pytest.approx(math.sqrt(np.sum(first * (1 - first))) / 350)
     assert (b["upper"] == 2 * b["se"]).all()
+
+
+def test_binned_residuals_default_uses_marginal_probabilities(correct):
+    # The default compares y with E[y] = integral of inv_logit(x'beta + sigma t) phi(t) dt,
+    # not with the probability at u = 0.
+    b = checks.binned_residuals(correct, n_bins=10)
+    assert b.attrs["fitted"] == "marginal"
+    sigma = float(correct.varcorr["sdcor"].iloc[0])
+    eta = correct.predict(re_form="~0").to_numpy()
+    cells, cell_of_row = np.unique(eta, return_inverse=True)  # four cells
+    p = np.array([_marginal_p(e, sigma) for e in cells])[cell_of_row]
+    p_sorted = np.sort(p)
+    for k in (0, 9):
+        rows = p_sorted[350 * k:350 * (k + 1)]
+        assert b["fitted"].iloc[k] == pytest.approx(rows.mean(), abs=1e-10)
+        # 0/1 data: Var(y_i) = p_i (1 - p_i) exactly
+        assert b["se"].iloc[k] == pytest.approx(math.sqrt(np.sum(rows * (1 - rows))) / 350,
+                                                rel=1e-8)
+    y = correct.design.y[np.argsort(p, kind="stable")]
+    assert b["residual"].iloc[0] == pytest.approx(np.mean(y[:350] - p_sorted[:350]), abs=1e-10)
+    # the marginal probabilities lie between the u = 0 ones and 0.5
+    p0 = special.expit(eta)
+    assert np.all(np.abs(p - 0.5) < np.abs(p0 - 0.5))
     default = checks.binned_residuals(correct)
     assert len(default) == math.isqrt(3500)
-    # population-level fitted values: the four cells' predictions only
+    # one random intercept: the four cells' marginal probabilities only
     assert default["fitted"].round(10).nunique() <= 4 + 3
+
+
+def test_binned_residuals_binomial_variance_by_quadrature():
+    # Rows of m = 8 trials share a subject effect: Var(y/m) = E[p(1-p)]/m + Var(p).
+    rng = np.random.default_rng(17)
+    n_id, n_per, m = 40, 5, 8
+    ids = np.repeat(np.arange(n_id), n_per)
+    x = rng.normal(size=n_id * n_per)
+    s = rng.binomial(m, special.expit(0.3 + 0.8 * x + rng.normal(0, 1.5, n_id)[ids]))
+    frame = pd.DataFrame({"s": s, "f": m - s, "x": x, "id": ids})
+    model = glmmteach.glmer("cbind(s, f) ~ x + (1|id)", frame)
+    b = checks.binned_residuals(model, n_bins=model.nobs)  # one row per bin
+    sigma = float(model.varcorr["sdcor"].iloc[0])
+    eta = np.sort(model.predict(re_form="~0").to_numpy())
+    for k in (0, len(eta) // 2, len(eta) - 1):
+        mean = _marginal_p(eta[k], sigma)
+        second = integrate.quad(
+            lambda t, e=eta[k]: special.expit(e + sigma * t) ** 2 * stats.norm.pdf(t),
+            -12, 12, epsabs=1e-13, epsrel=1e-12)[0]
+        var = (mean - second) / m + (second - mean**2)
+        assert b["fitted"].iloc[k] == pytest.approx(mean, rel=1e-9)
+        assert b["se"].iloc[k] == pytest.approx(math.sqrt(var), rel=1e-7)
+
+
+def _binned_share_outside(seeds, use_marginal=True):
+    """Share of bins outside +/-2 SE over correct-model data sets, y ~ x + (1|id), SD 2."""
+    outside = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        ids = np.repeat(np.arange(60), 20)
+        x = rng.normal(size=ids.size)
+        u = rng.normal(0.0, 2.0, 60)[ids]
+        frame = pd.DataFrame({"y": rng.binomial(1, special.expit(-0.5 + x + u)), "x": x,
+                              "id": ids})
+        model = glmmteach.glmer("y ~ x + (1|id)", frame)
+        if use_marginal:
+            outside.append(checks.binned_residuals(model)["outside"].to_numpy())
+        else:  # the probability of a subject with u = 0, by hand
+            p = model.predict(re_form="~0", type="response").to_numpy()
+            y = model.design.y
+            for idx in np.array_split(np.argsort(p), math.isqrt(model.nobs)):
+                se = math.sqrt(np.sum(p[idx] * (1 - p[idx]))) / len(idx)
+                outside.append([abs(np.mean(y[idx] - p[idx])) > 2 * se])
+    return float(np.mean(np.concatenate(outside)))
+
+
+def test_binned_residuals_calibrated_for_a_correct_model():
+    # Simulation recovery: 40 data sets from y ~ x + (1|id) with a large SD (2), 60 subjects
+    # x 20 rows, 34 bins each. Under the model about 5% of the bins leave the +/-2 SE band.
+    share = _binned_share_outside(range(40))
+    assert 0.01 < share < 0.1
+    # Residuals against the u = 0 probability flag the correct model (the reviewer's bug);
+    # the same criterion would catch a return to it.
+    assert _binned_share_outside(range(10), use_marginal=False) > 0.12
 
 
 def test_laplace_integrand_adds_up_to_the_laplace_loglik(correct):
@@ -295,6 +414,35 @@ def test_bad_columns(correct):
         checks.residual_tests(res_obs, by="age")
     with pytest.raises(ValueError, match="subject 999"):
         checkplots.laplace_integrand(correct, 999)
+
+
+def test_missing_values_in_grouping_columns_are_refused(data):
+    # Rows with a missing 'site' belong to no cell: refuse, naming the column and the count,
+    # rather than fail obscurely (predictive_check) or drop units silently (group_test).
+    frame = data.copy()
+    site = pd.Series(np.where(frame["id"] % 2 == 0, "north", "south"), index=frame.index,
+                     dtype=object)
+    frame["site"] = site.where(frame["id"] % 5 != 0)  # 50 of 250 students, 700 rows
+    model = glmmteach.glmer("y ~ trt * sex + (1|id)", frame)
+    with pytest.raises(ValueError, match=r"by: column 'site' has 700 missing values"):
+        checks.predictive_check(model, by=["trt", "site"], nsim=2, seed=1)
+    with pytest.raises(ValueError, match=r"group: column 'site' has 700 missing values"):
+        checks.scaled_residuals(model, nsim=2, seed=1, group="site")
+    res = checks.scaled_residuals(model, nsim=5, seed=1)
+    with pytest.raises(ValueError, match=r"'site' has 700 missing values \(of 3500 rows\)"):
+        checks.group_test(res, "site")
+    with pytest.raises(ValueError, match=r"'site' has 700 missing values"):
+        checks.residual_tests(res, by=["trt", "site"])
+    per_id = checks.scaled_residuals(model, nsim=5, seed=1, group="id")
+    with pytest.raises(ValueError, match=r"'site' has 50 missing values \(of 250 per-id"):
+        checks.group_test(per_id, ["sex", "site"])
+    with pytest.raises(ValueError, match=r"'site' has 50 missing values"):
+        checkplots.plot_residuals_by_group(per_id, "site")
+    one = frame.assign(site=frame["site"].fillna("north"))
+    one.loc[one.index[0], "site"] = np.nan
+    m1 = glmmteach.glmer("y ~ trt * sex + (1|id)", one)
+    with pytest.raises(ValueError, match=r"has 1 missing value \(of 3500 rows\)"):
+        checks.predictive_check(m1, by="site", nsim=2, seed=1)
 
 
 def test_bad_types(correct):

@@ -148,3 +148,26 @@ def test_coefficient_explorer_builds_and_updates():
     assert "-1.2928" not in summary.value
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         widgets.coefficient_explorer([0.4, 0.85, 0.3, 1.0])
+
+
+def test_draw_into_is_the_one_figure_helper():
+    from glmmteach import lesson_widgets, power
+
+    # one helper, used by all explorers; no private copies left behind
+    assert "draw_into" in widgets.__all__
+    assert lesson_widgets.draw_into is widgets.draw_into
+    for module in (widgets, lesson_widgets, power):
+        assert not hasattr(module, "_draw")
+    seen = []
+    n_open = len(plt.get_fignums())
+    widgets.draw_into(w.Output(), seen.append, figsize=(4.0, 3.0))
+    (ax,) = seen
+    assert tuple(ax.figure.get_size_inches()) == pytest.approx((4.0, 3.0))
+    assert len(plt.get_fignums()) == n_open  # the figure is closed after drawing
+
+    def broken(_ax):
+        raise RuntimeError("drawing failed")
+
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        widgets.draw_into(w.Output(), broken, figsize=(4.0, 3.0))
+    assert len(plt.get_fignums()) == n_open  # closed on error too
