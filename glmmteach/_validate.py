@@ -519,3 +519,96 @@ def check_newdata_columns(names: Sequence[str], newdata: Any) -> None:
     """
     check_data_frame(newdata, "newdata")
     check_columns_exist(names, list(newdata.columns), "newdata")
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments of the functions that take a fitted model (inference, interpretation, checks).
+# Unlike the checks above, these return the normalized value.
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["check_nsim", "check_fitted_model", "check_seed"]
+
+
+def check_nsim(nsim: Any, argument: str = "nsim") -> int:
+    """A number of simulations (or replicates): a whole number >= 1.
+
+    Parameters
+    ----------
+    nsim : object
+        The value to check.
+    argument : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For a bool, a non-integer (``2.5``, ``"10"``) or a number below 1.
+    """
+    if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)):
+        raise ValueError(f"{argument} must be a whole number >= 1, not {nsim!r}")
+    if nsim < 1:
+        raise ValueError(f"{argument}={int(nsim)}: at least 1 simulation is needed (give a "
+                         "whole number >= 1)")
+    return int(nsim)
+
+
+def check_fitted_model(m: Any, argument: str = "model") -> Any:
+    """A model fitted by :func:`glmmteach.glmer` (a ``GlmerResult``).
+
+    Parameters
+    ----------
+    m : object
+        The value to check.
+    argument : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    GlmerResult
+        ``m`` itself.
+
+    Raises
+    ------
+    TypeError
+        For anything else (say a formula, a DataFrame or a statsmodels result).
+    """
+    from .results import GlmerResult  # imported here: results imports this module's users
+
+    if not isinstance(m, GlmerResult):
+        raise TypeError(f"{argument} must be a fitted model from glmmteach.glmer(...), not "
+                        f"{type(m).__name__}")
+    return m
+
+
+def check_seed(seed: Any, argument: str = "seed") -> Any:
+    """A seed: None, a whole number >= 0, a numpy ``Generator`` or a ``SeedSequence``.
+
+    Parameters
+    ----------
+    seed : object
+        The value to check.
+    argument : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    None, int, numpy.random.Generator or numpy.random.SeedSequence
+        ``seed`` (a numpy integer as a Python ``int``); a Generator is returned as it is,
+        without drawing from it.
+
+    Raises
+    ------
+    ValueError
+        For a negative number, a bool, a float, a string or anything else.
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"{argument} must be None, a whole number >= 0, a numpy.random.Generator or a "
+            f"numpy.random.SeedSequence, not {seed!r}")
+    return int(seed)

@@ -55,3 +55,11 @@ class ImpossibleProbabilityWarning(GlmmteachWarning):
 
 class RCompatWarning(GlmmteachWarning):
     """An R-compatible random function met an argument for which R returns NA."""
+
+
+class ProfileWarning(GlmmteachWarning):
+    """A likelihood profile does not reach the requested level (its interval limit is NaN)."""
+
+
+class BootstrapWarning(GlmmteachWarning):
+    """Some bootstrap refits failed (they are counted and reported, never dropped silently)."""

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from glmmteach import interpret
+from glmmteach import _validate, interpret
 from glmmteach.results import GlmerResult
 
 __all__ = [
@@ -67,27 +67,8 @@ Columns = str | Sequence[str]
 # --------------------------------------------------------------------------------------------
 
 
-def _check_model(model) -> GlmerResult:
-    if not isinstance(model, GlmerResult):
-        raise TypeError(
-            f"model must be a fitted model from glmmteach.glmer(), not {type(model).__name__}")
-    return model
-
-
-def _check_nsim(nsim) -> int:
-    if isinstance(nsim, bool) or not isinstance(nsim, numbers.Integral):
-        raise ValueError(f"nsim must be a whole number >= 1 (simulated data sets), not {nsim!r}")
-    if nsim < 1:
-        raise ValueError(f"nsim must be >= 1 (the number of simulated data sets), not {nsim}")
-    return int(nsim)
-
-
-def _check_seed(seed) -> np.random.Generator:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or a numpy.random.Generator, not {seed!r}")
-    return np.random.default_rng(int(seed))
+def _rng(seed) -> np.random.Generator:
+    return np.random.default_rng(_validate.check_seed(seed))
 
 
 def _as_columns(columns: Columns, argument: str) -> list[str]:
@@ -285,12 +266,12 @@ def predictive_check(model: GlmerResult, by: Columns = ("trt", "sex"), nsim: int
     the model is right, the observed proportion looks like one more draw from the simulated
     ones; a model that leaves out an interaction puts some observed cells in the tails.
     """
-    model = _check_model(model)
-    nsim = _check_nsim(nsim)
+    model = _validate.check_fitted_model(model)
+    nsim = _validate.check_nsim(nsim)
     cols = _as_columns(by, "by")
     _check_columns(cols, model.data, "by", "the model's data")
     _check_no_missing(model.data, cols, "by")
-    rng = _check_seed(seed)
+    rng = _rng(seed)
 
     codes, keys, _ = _group_codes(model.data, cols, "by")
     n_cells = len(keys)
@@ -417,13 +398,13 @@ def scaled_residuals(model: GlmerResult, nsim: int = 250, seed: Seed = None,
     (averaged over the rows of a group, weighted by trials); it does not use the unit's own
     estimated random effect, which would correlate with its residual.
     """
-    model = _check_model(model)
-    nsim = _check_nsim(nsim)
+    model = _validate.check_fitted_model(model)
+    nsim = _validate.check_nsim(nsim)
     group_cols = None if group is None else _as_columns(group, "group")
     if group_cols is not None:
         _check_columns(group_cols, model.data, "group", "the model's data")
         _check_no_missing(model.data, group_cols, "group")
-    rng = _check_seed(seed)
+    rng = _rng(seed)
 
     successes, trials = _counts(model)
     sims = _simulated_counts(model, nsim, rng)
@@ -825,7 +806,7 @@ def binned_residuals(model: GlmerResult, n_bins: int | None = None,
     versa, so this plot shows a rising trend even for a correct model when the shrinkage is
     strong (few observations per subject, small random-effect SD).
     """
-    model = _check_model(model)
+    model = _validate.check_fitted_model(model)
     n = model.nobs
     if n_bins is None:
         n_bins = int(math.isqrt(n)) if n >= 100 else max(1, n // 10)

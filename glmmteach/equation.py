@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from ._validate import check_fitted_model
+
 __all__ = ["ModelEquation", "model_equation"]
 
 _LINKINV = {"logit": r"\text{logit}^{-1}", "probit": r"\Phi", "cloglog": r"\text{cloglog}^{-1}"}
@@ -115,10 +117,7 @@ def model_equation(m, digits: int = 2, labels: dict | None = None) -> ModelEquat
     ``s`` of the random effect (not its variance); correlations of correlated terms are
     stated next to it.
     """
-    from .results import GlmerResult
-
-    if not isinstance(m, GlmerResult):
-        raise TypeError(f"expected a fitted model from glmmteach.glmer, got {type(m).__name__}")
+    check_fitted_model(m, "m")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 10:
         raise ValueError(f"digits must be a whole number from 0 to 10, not {digits!r}")
     labels = dict(labels or {})
@@ -156,13 +155,10 @@ def model_equation(m, digits: int = 2, labels: dict | None = None) -> ModelEquat
         tex_terms.append((b, r" \times ".join(pieces_tex), " × ".join(pieces_txt)))
 
     # ---------------------------------------------------------------- random part
-    Ts = m._dev.re.term_T(m._opt.theta)
     col_counter = {g: 0 for g in groups}
     re_tex, re_txt, dist_tex, dist_txt = [], [], [], []
-    for t, T in zip(d.terms, Ts):
+    for t, (sds, cor) in zip(d.terms, m._dev.re.sdcor(m._opt.theta)):
         g = t.group
-        S = T @ T.T
-        sds = [float(S[i, i]) ** 0.5 for i in range(len(t.cnms))]
         syms_tex, syms_txt = [], []
         for j, cname in enumerate(t.cnms):
             c = col_counter[g]
@@ -184,8 +180,7 @@ def model_equation(m, digits: int = 2, labels: dict | None = None) -> ModelEquat
             dist_txt.append(f"{sym_txt} ~ N(0, {num(sds[j])})")
         for a in range(len(t.cnms)):
             for b_ in range(a + 1, len(t.cnms)):
-                den = sds[a] * sds[b_]
-                rho = S[a, b_] / den if den > 0 else float("nan")
+                rho = float(cor[a, b_])  # NaN when an SD is 0
                 rs = "NA" if rho != rho else f"{'-' if rho < 0 else ''}{num(rho)}"
                 dist_tex.append(f"\\text{{cor}}({syms_tex[a]}, {syms_tex[b_]}) = {rs}")
                 dist_txt.append(f"cor({syms_txt[a]}, {syms_txt[b_]}) = {rs}")

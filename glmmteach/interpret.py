@@ -20,16 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._validate import check_fitted_model
 from .profile import check_level, column_labels
 
 __all__ = ["odds_ratios", "cell_probabilities", "marginal_probabilities", "fit_gee"]
-
-
-def _check_model(m) -> None:
-    from .results import GlmerResult
-
-    if not isinstance(m, GlmerResult):
-        raise TypeError(f"expected a fitted model from glmmteach.glmer, got {type(m).__name__}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,7 +71,7 @@ def odds_ratios(m, level: float = 0.95, method: str = "profile",
     ratio of 9 can mean a probability rising from 0.001 to 0.009 (see
     :func:`cell_probabilities` for absolute probabilities).
     """
-    _check_model(m)
+    check_fitted_model(m, "m")
     if m.family.link != "logit":
         raise ValueError(
             f"odds ratios need the logit link; this model uses {m.family.link!r}, whose "
@@ -151,12 +145,85 @@ def _design_cells(m) -> tuple[pd.DataFrame, np.ndarray]:
     return cells, rank[np.asarray(inverse).ravel()]
 
 
+def _cell_rows(m, cells: pd.DataFrame, cell_of_row: np.ndarray) -> np.ndarray:
+    """The fixed-effect row of each default cell (the same for every data row of the cell,
+    because the cells are the combinations of the fixed part's variables)."""
+    first = np.array([np.flatnonzero(cell_of_row == c)[0] for c in range(len(cells))])
+    return np.asarray(m.design.X, dtype=float)[first]
+
+
 def _observed(m, cell_of_row: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     y, n = np.asarray(m.design.y), np.asarray(m.design.trials)
     succ = np.bincount(cell_of_row, weights=y * n, minlength=n_cells)
     tot = np.bincount(cell_of_row, weights=n, minlength=n_cells)
     nrows = np.bincount(cell_of_row, minlength=n_cells)
     return succ / tot, nrows
+
+
+def _per_cell(values: np.ndarray, cell_of_row: np.ndarray, n_cells: int) -> np.ndarray | None:
+    """The value of a per-row quantity in each cell, or None if it varies within a cell."""
+    vals = np.asarray(values, dtype=float)
+    lo = np.full(n_cells, np.inf)
+    hi = np.full(n_cells, -np.inf)
+    np.minimum.at(lo, cell_of_row, vals)
+    np.maximum.at(hi, cell_of_row, vals)
+    if np.any(hi - lo > 1e-10 * max(1.0, float(np.max(np.abs(vals), initial=0.0)))):
+        return None
+    return lo
+
+
+def _columns_text(nodes) -> str:
+    from .formula import column_names
+
+    cols: list[str] = []
+    for node in nodes:
+        cols += [c for c in column_names(node) if c not in cols]
+    return ", ".join(repr(c) for c in cols)
+
+
+def _cell_offsets(m, cell_of_row: np.ndarray, n_cells: int, caller: str) -> np.ndarray:
+    """The offset of each default cell; a ValueError if it varies within a cell."""
+    off = np.asarray(m.design.offset, dtype=float)
+    per = _per_cell(off, cell_of_row, n_cells)
+    if per is None:
+        offsets = m.design._offsets
+        labels = ", ".join(label for label, _ in offsets)
+        raise ValueError(
+            f"{caller}(m) without newdata= predicts for each cell of the design, but the "
+            f"model's offset ({labels}) differs between the rows of a cell, so a cell has no "
+            "single predicted probability. Pass newdata= with the cell variables and the "
+            f"offset's column(s) {_columns_text(node for _, node in offsets)} set to the "
+            "values to predict for")
+    return per
+
+
+def _cell_re_variances(m, cell_of_row: np.ndarray, n_cells: int, caller: str) -> np.ndarray:
+    """Variance of the random part in each default cell; a ValueError if it varies within one.
+
+    With a random slope on a variable that is not constant within the cells (a numeric
+    covariate outside the fixed part, say), the variance ``z' Sigma z`` differs between the
+    rows of a cell, and so does the population-averaged probability.
+    """
+    var = _re_variance_rows(m, [np.asarray(t.X, dtype=float) for t in m.design.terms])
+    per = _per_cell(var, cell_of_row, n_cells)
+    if per is None:
+        varying = [t for t in m.design.terms
+                   if _per_cell_all(np.asarray(t.X, dtype=float), cell_of_row, n_cells) is None]
+        terms = ", ".join(f"({t.expr} | {t.group})" for t in varying)
+        nodes = [node for t in varying if t._matrix is not None
+                 for _, node in t._matrix.spec.variables]
+        raise ValueError(
+            f"{caller}(m) without newdata= computes for each cell of the design, but the "
+            f"random-effect term(s) {terms} have covariate(s) that differ between the rows of "
+            "a cell, so the random-effect variance, and with it the population-averaged "
+            "probability, differs within a cell. Pass newdata= with the cell variables and "
+            f"the column(s) {_columns_text(nodes)} set to the values to compute for")
+    return per
+
+
+def _per_cell_all(X: np.ndarray, cell_of_row: np.ndarray, n_cells: int):
+    cols = [_per_cell(X[:, j], cell_of_row, n_cells) for j in range(X.shape[1])]
+    return None if any(c is None for c in cols) else np.column_stack(cols)
 
 
 def cell_probabilities(m, newdata: pd.DataFrame | None = None, level: float = 0.95,
@@ -168,7 +235,10 @@ def cell_probabilities(m, newdata: pd.DataFrame | None = None, level: float = 0.
     m : GlmerResult
     newdata : DataFrame, optional
         Rows to predict for. By default, every combination of the categorical fixed-effect
-        variables present in the data, in R's order (first variable varying fastest).
+        variables present in the data, in R's order (first variable varying fastest). The
+        default cells need the offset (if the model has one) to be the same for all data rows
+        of a cell; an offset that varies within a cell (an exposure, say) must be given in
+        ``newdata``.
     level : float
         Confidence level of the intervals.
     observed : bool
@@ -182,6 +252,13 @@ def cell_probabilities(m, newdata: pd.DataFrame | None = None, level: float = 0.
         and the interval limits (``"2.5 %"``, ``"97.5 %"``), and optionally ``observed`` and
         ``n rows``.
 
+    Raises
+    ------
+    ValueError
+        Without ``newdata``: for a numeric fixed-effect predictor (no finite set of cells), or
+        an offset that differs between the rows of a cell (no single prediction per cell).
+        The message says which columns ``newdata`` needs.
+
     Notes
     -----
     The prediction is for a subject whose random effect is 0, lme4's
@@ -193,23 +270,19 @@ def cell_probabilities(m, newdata: pd.DataFrame | None = None, level: float = 0.
     This is the *conditional* probability of a typical subject, not the proportion of the
     population that succeeds; see :func:`marginal_probabilities`.
     """
-    _check_model(m)
+    check_fitted_model(m, "m")
     level = check_level(level)
     if newdata is None:
         cells, cell_of_row = _design_cells(m)
-        newdata_used = cells
+        X = _cell_rows(m, cells, cell_of_row)
+        off = _cell_offsets(m, cell_of_row, len(cells), "cell_probabilities")
     else:
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError("newdata must be a pandas DataFrame")
         cells = newdata.reset_index(drop=True).copy()
-        newdata_used = cells
+        X = np.asarray(m.design.new_X(cells), dtype=float)
+        off = np.asarray(m.design.new_offset(cells), dtype=float)
         observed = False
-    if len(cells.columns):
-        X = np.asarray(m.design.new_X(newdata_used), dtype=float)
-        off = np.asarray(m.design.new_offset(newdata_used), dtype=float)
-    else:
-        X = np.ones((1, 1))
-        off = np.zeros(1)
     eta = X @ m._opt.beta + off
     V = m._opt.vcov_beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", X, V, X))
@@ -235,24 +308,32 @@ def cell_probabilities(m, newdata: pd.DataFrame | None = None, level: float = 0.
 # --------------------------------------------------------------------------------------------
 
 
-def _re_variance(m, rows_newdata: pd.DataFrame | None, rep_rows: np.ndarray | None) -> np.ndarray:
-    """Variance of ``z' b`` (all random terms) for each cell."""
-    re = m._dev.re
-    Ts = re.term_T(m._opt.theta)
-    if rep_rows is not None:
-        Zs = [np.asarray(t.X, dtype=float)[rep_rows] for t in m.design.terms]
-    else:
-        nd = rows_newdata.copy()
-        for t in m.design.terms:
-            for f in t._grouping.factors:
-                if f not in nd.columns:
-                    nd[f] = "__glmmteach_new_level__"
-        Zs = [np.asarray(X, dtype=float) for _, X in m.design.new_terms(nd)]
+def _re_variance_rows(m, Zs: list[np.ndarray]) -> np.ndarray:
+    """Variance of ``z' b`` (all random terms) for rows with term covariates ``Zs``."""
     var = np.zeros(len(Zs[0]))
-    for Z, T in zip(Zs, Ts):
+    for Z, T in zip(Zs, m._dev.re.term_T(m._opt.theta)):
         S = T @ T.T
         var += np.einsum("ij,jk,ik->i", Z, S, Z)
     return var
+
+
+def _re_variance(m, rows_newdata: pd.DataFrame | None, rep_rows: np.ndarray | None) -> np.ndarray:
+    """Variance of ``z' b`` for the data rows ``rep_rows``, or for the rows of ``rows_newdata``
+    (the signature glmmteach.checks uses)."""
+    if rep_rows is not None:
+        return _re_variance_rows(m, [np.asarray(t.X, dtype=float)[rep_rows]
+                                     for t in m.design.terms])
+    return _re_variance_newdata(m, rows_newdata)
+
+
+def _re_variance_newdata(m, newdata: pd.DataFrame) -> np.ndarray:
+    """Variance of the random part for the rows of ``newdata`` (grouping columns optional)."""
+    nd = newdata.copy()
+    for t in m.design.terms:
+        for f in t._grouping.factors:
+            if f not in nd.columns:
+                nd[f] = "__glmmteach_new_level__"
+    return _re_variance_rows(m, [np.asarray(X, dtype=float) for _, X in m.design.new_terms(nd)])
 
 
 def _gh_mean(linkinv, eta: np.ndarray, sd: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -261,13 +342,46 @@ def _gh_mean(linkinv, eta: np.ndarray, sd: np.ndarray, n_nodes: int) -> np.ndarr
     return (linkinv(eta[:, None] + sd[:, None] * t[None, :]) * w[None, :]).sum(axis=1)
 
 
+def _gee_cluster_term(m):
+    """The random term whose grouping factor GEE clusters on: the outermost one.
+
+    A factor ``B`` is nested in ``A`` when every level of ``B`` lies within one level of
+    ``A``. The chosen factor is the one the most grouping factors are nested in (itself
+    included), for ``(1 | a/b)`` the school ``a`` rather than the class ``b:a``; ties (crossed
+    factors, or a single one) go to the first term, lme4's order (most levels first).
+    """
+    terms: list = []
+    for t in m.design.terms:
+        if all(t.group != u.group for u in terms):
+            terms.append(t)
+
+    def nested_in(inner, outer) -> bool:
+        if inner.n_levels < outer.n_levels:
+            return False
+        pairs = np.unique(np.column_stack([inner.codes, outer.codes]), axis=0)
+        return len(pairs) == len(np.unique(inner.codes))
+
+    counts = [sum(nested_in(u, t) for u in terms) for t in terms]
+    return terms[int(np.argmax(counts))]
+
+
 def fit_gee(m):
     """Fit a GEE with exchangeable working correlation to the model's data (statsmodels).
 
-    The same fixed-effect columns, link and observations as ``m``; clusters are the levels of
-    the model's first grouping factor (the one with the most levels). Binomial counts are
+    The same fixed-effect columns, link, offset and observations as ``m``. Binomial counts are
     expanded to 0/1 rows (the GEE estimating equations for a binomial row are those of its
     Bernoulli trials).
+
+    Clusters: GEE takes one clustering factor, and the robust standard errors allow for any
+    correlation within its clusters but none between them. With nested grouping factors
+    (``(1 | a/b)``, ``(1 | a) + (1 | a:b)``) the clusters are the levels of the outermost
+    factor (``a``, the one with the fewest levels, within which the others are nested), so
+    that the correlation of all observations in an ``a`` is allowed for (the correlation
+    within a ``b:a`` is part of it). With crossed factors (``(1 | subject) + (1 | item)``)
+    no choice is right: the clusters are the levels of the first grouping factor (lme4's
+    order: the one with the most levels) and the correlation induced by the others is
+    ignored, so the robust standard errors are too small. The factor used is
+    ``result.model.cluster_factor`` (a name as in lme4, e.g. ``"a"``).
 
     Returns
     -------
@@ -284,13 +398,14 @@ def fit_gee(m):
     """
     import statsmodels.api as sm
 
-    _check_model(m)
+    check_fitted_model(m, "m")
     d = m.design
     n = np.asarray(d.trials)
     k = np.rint(np.asarray(d.y) * n).astype(np.int64)
     n_int = np.rint(n).astype(np.int64)
     X = np.asarray(d.X, dtype=float)
-    groups = np.asarray(d.terms[0].codes)
+    cluster = _gee_cluster_term(m)
+    groups = np.asarray(cluster.codes)
     off = np.asarray(d.offset, dtype=float)
     if np.all(n_int == 1):
         endog, exog, grp, offset = k.astype(float), X, groups, off
@@ -308,6 +423,7 @@ def fit_gee(m):
                    family=sm.families.Binomial(link=link),
                    cov_struct=sm.cov_struct.Exchangeable(),
                    offset=offset[order] if np.any(offset) else None)
+    model.cluster_factor = cluster.group
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=Warning)  # statsmodels' iteration notes
         return model.fit()
@@ -322,7 +438,11 @@ def marginal_probabilities(m, newdata: pd.DataFrame | None = None, n_nodes: int 
     m : GlmerResult
     newdata : DataFrame, optional
         Rows to compute for; by default the cells of the design (see
-        :func:`cell_probabilities`). Grouping columns are not needed.
+        :func:`cell_probabilities`). Grouping columns are not needed. The default cells need
+        the offset and the covariates of the random-effect terms to be the same for all data
+        rows of a cell; a random slope on a numeric variable that is not in the fixed part,
+        or an offset that varies within a cell, gives each row its own population average,
+        so those columns must then be given in ``newdata``.
     n_nodes : int
         Gauss-Hermite nodes for the integral over the random effects.
     gee : bool
@@ -333,7 +453,15 @@ def marginal_probabilities(m, newdata: pd.DataFrame | None = None, n_nodes: int 
     DataFrame
         The cell's variables, ``conditional (u = 0)`` (the probability of a subject whose
         random effect is 0), ``marginal (GLMM)`` (the average probability over the population
-        of subjects), optionally ``GEE`` and, for the default cells, ``observed``.
+        of subjects), ``random-effect SD`` (``sqrt(v)`` below), optionally ``GEE`` and, for
+        the default cells, ``observed``.
+
+    Raises
+    ------
+    ValueError
+        Without ``newdata``: as :func:`cell_probabilities`, and for random-effect covariates
+        that differ between the rows of a cell (the message names the columns ``newdata``
+        needs). ``n_nodes`` not a whole number >= 1.
 
     Notes
     -----
@@ -350,20 +478,19 @@ def marginal_probabilities(m, newdata: pd.DataFrame | None = None, n_nodes: int 
     the random-effect SD. For the probit link the integral is exact in closed form,
     ``Phi(x' beta / sqrt(1 + v))``.
     """
-    _check_model(m)
+    check_fitted_model(m, "m")
     if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
         raise ValueError(f"n_nodes must be a whole number >= 1, not {n_nodes!r}")
     if newdata is None:
         cells, cell_of_row = _design_cells(m)
-        rep_rows = np.array([np.flatnonzero(cell_of_row == c)[0] for c in range(len(cells))])
-        var = _re_variance(m, None, rep_rows)
-        X = np.asarray(m.design.X, dtype=float)[rep_rows]
-        off = np.asarray(m.design.offset, dtype=float)[rep_rows]
+        X = _cell_rows(m, cells, cell_of_row)
+        off = _cell_offsets(m, cell_of_row, len(cells), "marginal_probabilities")
+        var = _cell_re_variances(m, cell_of_row, len(cells), "marginal_probabilities")
     else:
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError("newdata must be a pandas DataFrame")
         cells = newdata.reset_index(drop=True).copy()
-        var = _re_variance(m, cells, None)
+        var = _re_variance_newdata(m, cells)
         X = np.asarray(m.design.new_X(cells), dtype=float)
         off = np.asarray(m.design.new_offset(cells), dtype=float)
     eta = X @ m._opt.beta + off

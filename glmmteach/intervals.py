@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._warnings import GlmmteachWarning
+from ._validate import check_fitted_model, check_nsim, check_seed
+from ._warnings import BootstrapWarning, warn
 from .profile import (
     check_level,
     column_labels,
@@ -30,13 +31,10 @@ from .profile import (
     sdcor_estimates,
 )
 
+# BootstrapWarning lives in glmmteach._warnings; it stays importable from here
 __all__ = ["confint", "wald_confint", "bootstrap", "BootstrapResult", "BootstrapWarning"]
 
 _METHODS = {"profile": "profile", "wald": "wald", "boot": "boot", "bootstrap": "boot"}
-
-
-class BootstrapWarning(GlmmteachWarning):
-    """Some bootstrap refits failed (they are counted and reported, never dropped silently)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,40 +52,12 @@ def _check_method(method) -> str:
     return _METHODS[key]
 
 
-def _check_nsim(nsim) -> int:
-    if isinstance(nsim, bool) or not isinstance(nsim, numbers.Integral):
-        raise ValueError(f"nsim must be a whole number >= 1, not {nsim!r}")
-    if nsim < 1:
-        raise ValueError(f"nsim={nsim}: the bootstrap needs at least 1 simulation (use >= 1000 "
-                         "for percentile intervals)")
-    return int(nsim)
-
-
 def _check_n_jobs(n_jobs) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(
             f"n_jobs must be a non-zero whole number (1: no parallelism, -1: all CPUs), "
             f"not {n_jobs!r}")
     return int(n_jobs)
-
-
-def _check_seed(seed):
-    if seed is None or isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(0, 2**63)))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"seed must be a non-negative whole number (or None), not {seed!r}; the bootstrap "
-            "derives one independent stream per replicate from it")
-    return int(seed)
-
-
-def _check_model(m) -> None:
-    from .results import GlmerResult
-
-    if not isinstance(m, GlmerResult):
-        raise TypeError(f"expected a fitted model from glmmteach.glmer, got {type(m).__name__}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,15 +119,15 @@ def confint(m, parm=None, level: float = 0.95, method: str = "profile", nsim: in
     fixed effects, and the interval is the ``(1 - level)/2`` and ``(1 + level)/2`` percentiles
     of its replicates (lme4's ``boot.type = "perc"``).
     """
-    _check_model(m)
+    check_fitted_model(m, "m")
     method = _check_method(method)
     level = check_level(level)
     idx = resolve_parm(m, parm)
     names = parameter_names(m)
     if method == "boot":
-        nsim = _check_nsim(nsim)
+        nsim = check_nsim(nsim)
         n_jobs = _check_n_jobs(n_jobs)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
     if method == "profile":
         pr = profile(m, parm=[names[i] for i in idx], level=level, alphamax=None)
         return pr.confint(level)
@@ -175,7 +145,7 @@ def wald_confint(m, parm=None, level: float = 0.95) -> pd.DataFrame:
     See :func:`confint` (``method="wald"``) for the parameters and why the random-effect rows
     are NaN.
     """
-    _check_model(m)
+    check_fitted_model(m, "m")
     level = check_level(level)
     idx = resolve_parm(m, parm)
     names = parameter_names(m)
@@ -324,7 +294,7 @@ def bootstrap(m, statistic: Callable | None = None, nsim: int = 1000, seed=None,
         (lambdas and local functions are fine: joblib uses cloudpickle).
     nsim : int
         Number of simulated data sets (>= 1).
-    seed : int, numpy.random.Generator or None
+    seed : int, numpy.random.Generator, numpy.random.SeedSequence or None
         Seeds a :class:`numpy.random.SeedSequence` (a Generator contributes one draw) that
         spawns one independent stream per replicate, so replicate ``j`` sees the same
         simulated data whatever ``n_jobs`` is and the draws are identical. ``None`` draws
@@ -358,10 +328,12 @@ def bootstrap(m, statistic: Callable | None = None, nsim: int = 1000, seed=None,
     that end singular (an SD of 0) are legitimate draws and are kept; their warnings are
     collected in ``warnings`` instead of being printed.
     """
-    _check_model(m)
-    nsim = _check_nsim(nsim)
+    check_fitted_model(m, "m")
+    nsim = check_nsim(nsim)
     n_jobs = _check_n_jobs(n_jobs)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
+    if isinstance(seed, np.random.Generator):  # the Generator contributes one draw
+        seed = np.random.SeedSequence(int(seed.integers(0, 2**63)))
     if statistic is None:
         statistic = sdcor_estimates
     elif not callable(statistic):
@@ -414,9 +386,7 @@ def bootstrap(m, statistic: Callable | None = None, nsim: int = 1000, seed=None,
                           failures=failures, warnings=wdf, seed_entropy=int(ss.entropy))
     if failures:
         first = next(iter(failures.items()))
-        warnings.warn(
-            f"{len(failures)} of {nsim} bootstrap refits failed; their rows in .draws are NaN "
-            f"and the intervals use the {nsim - len(failures)} others. First failure "
-            f"(replicate {first[0]}): {first[1]}. See .failures for all.",
-            BootstrapWarning, stacklevel=2)
+        warn(f"{len(failures)} of {nsim} bootstrap refits failed; their rows in .draws are NaN "
+             f"and the intervals use the {nsim - len(failures)} others. First failure "
+             f"(replicate {first[0]}): {first[1]}. See .failures for all.", BootstrapWarning)
     return out

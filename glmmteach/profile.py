@@ -17,15 +17,21 @@ interval limit is a root of ``zeta(x) = +/- z`` found by safeguarded Newton iter
 are cheap because the slope of the profile is known exactly: by the envelope theorem the
 derivative of the profiled deviance is the partial derivative of the deviance in the focal
 parameter at the conditional optimum, which the deviance closure returns with its exact
-gradient. Every conditional optimum is warm-started from the nearest profiled point, moved
-along the direction ``d nu / d x = [H^-1]_{nu x} / [H^-1]_{x x}`` predicted by the Hessian at
-the optimum. Three or four conditional fits per interval limit suffice.
+gradient. Every conditional optimum is warm-started from the nearest profiled point between
+the estimate and the new value, moved along the direction ``d phi / d x = H^-1 a / (a' H^-1 a)``
+(``a = d x / d phi``) that the Hessian ``H`` at the optimum predicts. Three or four
+conditional fits per interval limit suffice.
+
+Random-effect SDs and correlations of a term with several columns are profiled through the
+rows ``T_r`` of its factor ``T`` (``Sigma = T T'``, so an SD is the length of a row and a
+correlation the cosine of the angle between two rows), with all other parameters kept as
+``theta``; this needs no Cholesky factor of the correlation matrix and so works at singular
+fits, where that matrix is singular (see :class:`_ParamMap`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +40,7 @@ from scipy import optimize as spo
 from scipy import stats
 from scipy.interpolate import CubicHermiteSpline
 
-from ._warnings import ConvergenceWarning
+from ._warnings import ConvergenceWarning, ProfileWarning, warn
 
 __all__ = ["Profile", "profile", "parameter_names", "resolve_parm", "sdcor_estimates",
            "check_level", "column_labels"]
@@ -152,19 +158,13 @@ def _check_profilable(m) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _theta_to_sdcor(theta_term: np.ndarray, rc, q: int, nan_cor: float = np.nan) -> np.ndarray:
-    T = np.zeros((q, q))
-    for v, (r, c) in zip(theta_term, rc):
-        T[r, c] = v
-    S = T @ T.T
-    sd = np.sqrt(np.diag(S))
-    out = np.empty(len(rc))
-    for j, (r, c) in enumerate(rc):
-        if r == c:
-            out[j] = sd[r]
-        else:
-            den = sd[r] * sd[c]
-            out[j] = S[r, c] / den if den > 0 else nan_cor
+def _flat_sdcor(re, theta: np.ndarray) -> np.ndarray:
+    """``theta`` on the SD / correlation scale, in theta's order (NaN correlations at SD 0)."""
+    per_term = re.sdcor(theta)
+    out = np.empty(re.n_theta)
+    for j, (k, (r, c)) in enumerate(zip(re.theta_term, re.theta_rc)):
+        sd, cor = per_term[k]
+        out[j] = sd[r] if r == c else cor[r, c]
     return out
 
 
@@ -174,96 +174,241 @@ def sdcor_estimates(m) -> pd.Series:
     This is the parameter vector on the scale of the profiles (and of lme4's ``profile`` with
     ``prof.scale = "sdcor"``); it is also the default statistic of the parametric bootstrap.
     """
-    re = m._dev.re
-    theta = m._opt.theta
-    vals = np.empty(re.n_theta)
-    for k, t in enumerate(m.design.terms):
-        idx = np.flatnonzero(re.theta_term == k)
-        rc = [re.theta_rc[j] for j in idx]
-        vals[idx] = _theta_to_sdcor(theta[idx], rc, t.X.shape[1])
+    vals = _flat_sdcor(m._dev.re, m._opt.theta)
     return pd.Series(np.concatenate([vals, m._opt.beta]), index=parameter_names(m),
                      name="estimate")
 
 
-class _ParamMap:
-    """``psi`` <-> ``phi = (theta, beta)``: one term's theta replaced by its SDs/correlations.
+def _canonical(re, phi: np.ndarray) -> np.ndarray:
+    """The same covariance with every diagonal of ``T`` made >= 0 (flip columns' signs).
 
-    For a term with ``q`` columns, ``T = D chol(R)`` with ``D = diag(sd)`` and ``R`` the
-    correlation matrix, so ``Sigma = T T' = D R D``. The SDs enter linearly; the derivative of
-    the Cholesky factor in a correlation is ``dL = L Phi(L^-1 dR L^-T)`` (``Phi`` keeps the
-    lower triangle and halves the diagonal).
+    ``Sigma = T T'`` does not change when a column of ``T`` changes sign, so this picks, among
+    the factors of the same model, the one in lme4's parameter space (diagonals >= 0).
+    """
+    phi = np.array(phi, dtype=float)
+    for k, T in enumerate(re.term_T(phi[: re.n_theta])):
+        neg = np.diag(T) < 0
+        if not np.any(neg):
+            continue
+        T[:, neg] = -T[:, neg]
+        for j in np.flatnonzero(re.theta_term == k):
+            phi[j] = T[re.theta_rc[j]]
+    return phi
+
+
+class _Degenerate(ArithmeticError):
+    """The coordinates do not define a point (a direction vector of length 0)."""
+
+
+class _ParamMap:
+    """Coordinates of the conditional fits when parameter ``i`` is profiled.
+
+    ``phi = (theta, beta)`` is written as the focal value ``x`` and the free parameters
+    ``nu``. For a fixed effect or the SD of a scalar term, ``x = phi[i]`` and ``nu`` is the
+    rest of ``phi``. For a parameter of a term with ``q > 1`` columns only the row ``r`` of
+    its factor ``T`` that carries the focal parameter is re-parameterized (all other entries
+    of ``theta`` and ``beta`` stay as they are, with their bounds), using
+    ``Sigma[a, b] = T_a . T_b`` for the rows ``T_a`` of ``T``:
+
+    * the SD of column ``r`` is the length of row ``r``: ``T_r = x v / |v|``, with ``v`` (as
+      many entries as the row) free;
+    * the correlation of columns ``r > c`` is the cosine of the angle between the rows:
+      ``T_r = s (x u_c + sqrt(1 - x^2) w)``, with ``u_c = T_c / |T_c|``, the length ``s >= 0``
+      free and ``w`` the unit vector along the part of a free ``v`` orthogonal to ``u_c``.
+
+    Neither needs the correlation matrix to be positive definite (no Cholesky factor of it),
+    so profiles work at singular fits, where some row of ``T`` is a combination of the
+    others. ``v`` carries one redundant degree of freedom (its length, and for a correlation
+    its component along ``u_c``), which the optimizer does not mind.
     """
 
-    def __init__(self, re, p: int, term: int | None) -> None:
-        self.n_theta = re.n_theta
-        self.n = re.n_theta + p
-        lower = np.concatenate([re.lower, np.full(p, -np.inf)])
-        upper = np.full(self.n, np.inf)
-        self.term = term
-        if term is not None:
-            self.idx = np.flatnonzero(re.theta_term == term)
-            self.rc = [re.theta_rc[j] for j in self.idx]
-            self.q = re.terms[term].X.shape[1]
-            for j, (r, c) in zip(self.idx, self.rc):
-                if r != c:
-                    lower[j], upper[j] = -1.0 + _COR_EPS, 1.0 - _COR_EPS
-        self.lower, self.upper = lower, upper
+    def __init__(self, re, p: int, i: int) -> None:
+        self.i = i
+        self.n_phi = re.n_theta + p
+        lower_phi = np.concatenate([re.lower, np.full(p, -np.inf)])
+        self.kind = "plain"
+        self.focal_bound = (float(lower_phi[i]), np.inf)
+        if i < re.n_theta:
+            k = int(re.theta_term[i])
+            if re.terms[k].X.shape[1] > 1:
+                pos = {re.theta_rc[j]: int(j) for j in np.flatnonzero(re.theta_term == k)}
+                r, c = re.theta_rc[i]
+                self.r, self.c = r, c
+                self.row = np.array([pos[(r, b)] for b in range(r + 1)])
+                if r == c:
+                    self.kind = "sd"
+                    self.focal_bound = (0.0, np.inf)
+                else:
+                    self.kind = "cor"
+                    self.focal_bound = (-1.0, 1.0)
+                    self.crow = np.array([pos[(c, b)] for b in range(c + 1)])
+        drop = [i] if self.kind == "plain" else list(self.row)
+        self.keep = np.array([j for j in range(self.n_phi) if j not in drop], dtype=int)
+        self.nk = len(self.keep)
+        extra_lo: list[float] = []
+        if self.kind == "sd":
+            extra_lo = [-np.inf] * (self.r + 1)
+        elif self.kind == "cor":
+            extra_lo = [0.0] + [-np.inf] * (self.r + 1)
+            where = {int(j): a for a, j in enumerate(self.keep)}
+            self.crow_in_nu = np.array([where[int(j)] for j in self.crow])
+        self.lower = np.concatenate([lower_phi[self.keep], extra_lo])
+        self.upper = np.full(len(self.lower), np.inf)
+        self.n_free = len(self.lower)
+        # where each element of theta sits in nu (the focal row's elements: their entry of v)
+        where_nu = {int(j): a for a, j in enumerate(self.keep)}
+        if self.kind != "plain":
+            first_v = self.nk + (1 if self.kind == "cor" else 0)
+            for b, j in enumerate(self.row):
+                where_nu[int(j)] = first_v + b
+        # each diagonal element of a T: (position in phi, positions in phi of the elements
+        # below it in its column, positions in nu of the whole column)
+        self.diag = []
+        for j in range(re.n_theta):
+            r, c = re.theta_rc[j]
+            if r != c or j not in where_nu:  # (a focal SD of a scalar term is held fixed)
+                continue
+            k = re.theta_term[j]
+            below = [int(b) for b in np.flatnonzero(re.theta_term == k)
+                     if re.theta_rc[b][1] == c and re.theta_rc[b][0] > c]
+            self.diag.append((j, below, [where_nu[j]] + [where_nu[b] for b in below]))
 
-    def _parts(self, vals):
-        q = self.q
-        sd = np.zeros(q)
-        R = np.eye(q)
-        for v, (r, c) in zip(vals, self.rc):
-            if r == c:
-                sd[r] = v
-            else:
-                R[r, c] = R[c, r] = v
-        L = np.linalg.cholesky(R)  # LinAlgError when R is not positive definite
-        return sd, L
+    # ------------------------------------------------------------------ helpers
+    def _unit_c(self, phi: np.ndarray) -> tuple[np.ndarray, float]:
+        """``u_c`` (padded to the length of row r) and ``|T_c|``."""
+        Tc = np.zeros(self.r + 1)
+        Tc[: self.c + 1] = phi[self.crow]
+        nc = float(np.linalg.norm(Tc))
+        if nc > 0:
+            return Tc / nc, nc
+        uc = np.zeros(self.r + 1)
+        uc[self.c] = 1.0  # any unit vector: the correlation is undefined when T_c = 0
+        return uc, nc
 
-    def to_phi(self, psi: np.ndarray) -> np.ndarray:
-        phi = np.array(psi, dtype=float)
-        if self.term is not None:
-            sd, L = self._parts(psi[self.idx])
-            T = sd[:, None] * L
-            phi[self.idx] = [T[r, c] for r, c in self.rc]
+    def _e_r(self) -> np.ndarray:
+        e = np.zeros(self.r + 1)
+        e[self.r] = 1.0  # orthogonal to every row above r, so a valid direction for w
+        return e
+
+    # ------------------------------------------------------------------ maps
+    def to_phi(self, x: float, nu: np.ndarray) -> np.ndarray:
+        phi = np.empty(self.n_phi)
+        phi[self.keep] = nu[: self.nk]
+        if self.kind == "plain":
+            phi[self.i] = x
+        elif self.kind == "sd":
+            v = nu[self.nk:]
+            nv = float(np.linalg.norm(v))
+            if nv == 0.0:
+                raise _Degenerate
+            phi[self.row] = x * v / nv
+        else:
+            s, v = nu[self.nk], nu[self.nk + 1:]
+            uc, _ = self._unit_c(phi)
+            y = v - uc * (uc @ v)
+            ny = float(np.linalg.norm(y))
+            if ny == 0.0:
+                raise _Degenerate
+            a = math.sqrt(max(1.0 - x * x, 0.0))
+            phi[self.row] = s * (x * uc + a * y / ny)
         return phi
 
-    def from_phi(self, phi: np.ndarray) -> np.ndarray:
-        psi = np.array(phi, dtype=float)
-        if self.term is not None:
-            psi[self.idx] = _theta_to_sdcor(phi[self.idx], self.rc, self.q, nan_cor=0.0)
-        return psi
+    def from_phi(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(x, nu)`` with ``to_phi(x, nu) == phi`` (``x`` NaN for an undefined correlation)."""
+        phi = np.asarray(phi, dtype=float)
+        head = phi[self.keep]
+        if self.kind == "plain":
+            return float(phi[self.i]), head.copy()
+        Tr = phi[self.row]
+        nr = float(np.linalg.norm(Tr))
+        if self.kind == "sd":
+            v = Tr / nr if nr > 0 else self._e_r()
+            return nr, np.concatenate([head, v])
+        uc, nc = self._unit_c(phi)
+        y = Tr - uc * (uc @ Tr)
+        ny = float(np.linalg.norm(y))
+        v = y / ny if ny > 1e-12 * nr and ny > 0 else self._e_r()
+        x = float(np.clip(uc @ Tr / nr, -1.0, 1.0)) if nr > 0 and nc > 0 else np.nan
+        return x, np.concatenate([head, [nr], v])
 
-    def pullback(self, psi: np.ndarray, g_phi: np.ndarray) -> np.ndarray:
-        """``J' g`` with ``J = d phi / d psi``: a gradient in ``phi`` as one in ``psi``."""
-        g = np.array(g_phi, dtype=float)
-        if self.term is None:
-            return g
-        sd, L = self._parts(psi[self.idx])
-        G = np.zeros((self.q, self.q))  # d f / d T
-        for j, (r, c) in zip(self.idx, self.rc):
-            G[r, c] = g_phi[j]
-        Linv = None
-        for j, (r, c) in zip(self.idx, self.rc):
-            if r == c:
-                g[j] = float(G[r] @ L[r])
-            else:
-                if Linv is None:
-                    Linv = np.linalg.inv(L)
-                S = np.zeros((self.q, self.q))
-                S[r, c] = S[c, r] = 1.0
-                A = Linv @ S @ Linv.T
-                Phi = np.tril(A) - 0.5 * np.diag(np.diag(A))
-                dT = sd[:, None] * (L @ Phi)
-                g[j] = float(np.sum(G * dT))
-        return g
+    def pullback(self, x: float, nu: np.ndarray, g_phi: np.ndarray) -> tuple[float, np.ndarray]:
+        """The gradient in ``(x, nu)`` from the gradient ``g_phi`` in ``phi`` (chain rule)."""
+        g_phi = np.asarray(g_phi, dtype=float)
+        g = np.zeros(self.n_free)
+        g[: self.nk] = g_phi[self.keep]
+        if self.kind == "plain":
+            return float(g_phi[self.i]), g
+        gr = g_phi[self.row]
+        if self.kind == "sd":
+            v = nu[self.nk:]
+            nv = float(np.linalg.norm(v))
+            u = v / nv
+            g[self.nk:] = x * (gr - u * (u @ gr)) / nv
+            return float(u @ gr), g
+        s, v = nu[self.nk], nu[self.nk + 1:]
+        phi_head = np.empty(self.n_phi)
+        phi_head[self.keep] = nu[: self.nk]
+        uc, nc = self._unit_c(phi_head)
+        y = v - uc * (uc @ v)
+        ny = float(np.linalg.norm(y))
+        w = y / ny
+        a = math.sqrt(max(1.0 - x * x, 0.0))
+        g[self.nk] = float(gr @ (x * uc + a * w))
+        gx = s * float(gr @ uc - (x / a) * (gr @ w)) if a > 0 else np.nan
+        h = s * a * (gr - w * (w @ gr)) / ny  # d f / d y
+        g[self.nk + 1:] = h - uc * (uc @ h)
+        if nc > 0:
+            # T_r depends on u_c directly and through the projection that defines w
+            du = s * x * gr - (uc @ v) * h - (h @ uc) * v
+            gTc = (du - uc * (uc @ du)) / nc
+            g[self.crow_in_nu] += gTc[: self.c + 1]
+        return gx, g
 
-    def hessian(self, psi: np.ndarray, H_phi: np.ndarray) -> np.ndarray:
-        """``J' H J`` (the second-order term vanishes at a stationary point)."""
-        A = np.column_stack([self.pullback(psi, H_phi[:, j]) for j in range(self.n)])
-        B = np.column_stack([self.pullback(psi, A.T[:, j]) for j in range(self.n)])
-        return 0.5 * (B + B.T)
+    def escape(self, x: float, nu: np.ndarray | None, g_phi: np.ndarray | None):
+        """A restart away from ``T_r = 0`` for a correlation, or None.
+
+        With the length ``s`` of row ``r`` at its bound 0, the direction ``w`` has no
+        gradient, so the optimizer cannot turn the row to a direction in which it could grow.
+        The best direction is ``w = -P g / |P g|`` (``g`` the gradient in ``T_r``, ``P`` the
+        projection orthogonal to ``u_c``); growing the row along ``x u_c + sqrt(1 - x^2) w``
+        lowers the deviance when ``x g.u_c - sqrt(1 - x^2) |P g| < 0``.
+        """
+        if self.kind != "cor" or nu is None or nu[self.nk] > 1e-6:
+            return None
+        phi = self.to_phi(x, nu)
+        gr = np.asarray(g_phi, dtype=float)[self.row]
+        uc, _ = self._unit_c(phi)
+        pg = gr - uc * (uc @ gr)
+        npg = float(np.linalg.norm(pg))
+        a = math.sqrt(max(1.0 - x * x, 0.0))
+        if npg == 0.0 or x * float(gr @ uc) - a * npg >= 0.0:
+            return None  # T_r = 0 is a local minimum
+        out = np.array(nu, dtype=float)
+        out[self.nk] = 0.1
+        out[self.nk + 1:] = -pg / npg
+        return out
+
+    def focal_gradient(self, phi: np.ndarray) -> np.ndarray:
+        """``d x / d phi`` at ``phi`` (NaN where the focal parameter is not differentiable)."""
+        a = np.zeros(self.n_phi)
+        if self.kind == "plain":
+            a[self.i] = 1.0
+            return a
+        Tr = phi[self.row]
+        nr = float(np.linalg.norm(Tr))
+        if nr == 0:
+            return np.full(self.n_phi, np.nan)
+        if self.kind == "sd":
+            a[self.row] = Tr / nr
+            return a
+        uc, nc = self._unit_c(phi)
+        if nc == 0:
+            return np.full(self.n_phi, np.nan)
+        ur = Tr / nr
+        rho = float(uc @ ur)
+        a[self.row] = (uc - rho * ur) / nr
+        a[self.crow] = ((ur - rho * uc) / nc)[: self.c + 1]
+        return a
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,8 +421,9 @@ class _Point:
     x: float
     zeta: float
     slope: float  # d zeta / d x
-    psi: np.ndarray
+    phi: np.ndarray  # (theta, beta) at the conditional optimum (canonical: diagonals >= 0)
     dev: float
+    capped: bool = False  # a correlation's point where an SD of 0 fits better (see _cor_cap)
 
 
 @dataclass
@@ -293,16 +439,6 @@ class _ParamProfile:
     reached: dict = field(default_factory=dict)  # side -> largest |zeta| profiled
 
 
-def _param_map(re, p: int, i: int) -> _ParamMap:
-    """The parameterization for profiling parameter ``i``: SD/cor for its own vector term."""
-    term = None
-    if i < re.n_theta:
-        k = int(re.theta_term[i])
-        if re.terms[k].X.shape[1] > 1:
-            term = k
-    return _ParamMap(re, p, term)
-
-
 class _Profiler:
     """Conditional optimization of the deviance with one parameter held fixed."""
 
@@ -315,7 +451,8 @@ class _Profiler:
             self.dev = make_agq_deviance(m.design, m.family, m.nAGQ)
         else:
             self.dev = make_laplace_deviance(m.design, m.family)
-        self.dev._u = np.array(m._state.u, dtype=float)
+        self.u_hat = np.array(m._state.u, dtype=float)
+        self.dev._u = self.u_hat.copy()
         self.re = self.dev.re
         self.p = self.dev.p
         self.phi_hat = np.array(m._opt.phi, dtype=float)
@@ -325,110 +462,225 @@ class _Profiler:
             from .optimize import _hessian_from_gradient
 
             H = _hessian_from_gradient(self.dev.grad, self.phi_hat)
-        self.H_phi = np.asarray(H, dtype=float)
+        try:
+            self.Hinv = np.linalg.inv(np.asarray(H, dtype=float))
+        except np.linalg.LinAlgError:
+            self.Hinv = None
         self.names = parameter_names(m)
         self.lower_found = 0.0  # largest deviance decrease below the fit's optimum
+        self._sd_zero: dict[int, tuple[float, np.ndarray]] = {}
 
-    def _map(self, i: int) -> _ParamMap:
-        return _param_map(self.re, self.p, i)
+    def _quadratic(self, pmap: _ParamMap) -> tuple[float, np.ndarray]:
+        """Wald SE of the focal parameter and the direction ``d phi / d x`` of the optimum.
 
-    def _conditional(self, pmap: _ParamMap, i: int, x: float, nu0: np.ndarray):
-        free = np.array([j for j in range(pmap.n) if j != i], dtype=int)
-        lo, hi = pmap.lower[free], pmap.upper[free]
+        With ``a = d x / d phi`` and ``H`` the Hessian of the deviance, the quadratic
+        approximation gives ``Var(x) = 2 a' H^-1 a`` and, minimizing it with ``a' dphi = dx``
+        held fixed, ``dphi = H^-1 a / (a' H^-1 a) dx``.
+        """
+        a = pmap.focal_gradient(self.phi_hat)
+        if self.Hinv is None or not np.all(np.isfinite(a)):
+            return np.nan, np.zeros(pmap.n_phi)
+        Ha = self.Hinv @ a
+        var = float(a @ Ha)
+        if not (var > 0 and np.all(np.isfinite(Ha))):
+            return np.nan, np.zeros(pmap.n_phi)
+        return math.sqrt(2.0 * var), Ha / var
+
+    def _conditional(self, pmap: _ParamMap, x: float, nu0: np.ndarray):
+        from .pirls import PirlsError
+
+        lo, hi = pmap.lower, pmap.upper
         best: dict = {"f": np.inf}
         dev = self.dev
+        # PIRLS warm-starts from the last conditional modes; after a far step of a line
+        # search in the previous fit they can be far off, so start from the fit's modes
+        dev._u = self.u_hat.copy()
         penalty = self.f_hat + 1e8
 
         def fun(nu):
-            psi = np.empty(pmap.n)
-            psi[free] = nu
-            psi[i] = x
             try:
-                phi = pmap.to_phi(psi)
-            except np.linalg.LinAlgError:
-                return penalty, np.zeros(len(free))
-            f, g = dev.value_and_grad(phi)
+                phi = pmap.to_phi(x, nu)
+            except _Degenerate:
+                return penalty, np.zeros(pmap.n_free)
+            try:
+                f, g = dev.value_and_grad(phi)
+            except (PirlsError, np.linalg.LinAlgError, FloatingPointError):
+                return penalty, np.zeros(pmap.n_free)  # a step too far: the search backtracks
             if not np.isfinite(f):
-                return penalty, np.zeros(len(free))
-            gpsi = pmap.pullback(psi, g)
+                return penalty, np.zeros(pmap.n_free)
+            gx, gnu = pmap.pullback(x, nu, g)
             if f < best["f"]:
-                best.update(f=float(f), psi=psi.copy(), g=gpsi)
-            return f, gpsi[free]
+                best.update(f=float(f), phi=phi, gx=gx, nu=np.array(nu), g=g)
+            return f, gnu
 
-        if len(free) == 0:
-            fun(np.empty(0))
+        nu0 = np.clip(nu0, lo, hi)
+        if pmap.n_free == 0:
+            fun(nu0)
         else:
-            nu0 = self._feasible(pmap, i, x, free, np.clip(nu0, lo, hi))
             bounds = [(a if np.isfinite(a) else None, b if np.isfinite(b) else None)
                       for a, b in zip(lo, hi)]
-            spo.minimize(fun, nu0, jac=True, method="L-BFGS-B", bounds=bounds,
-                         options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-7, "maxcor": 20})
+            for _ in range(4):
+                spo.minimize(fun, nu0, jac=True, method="L-BFGS-B", bounds=bounds,
+                             options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-7,
+                                      "maxcor": 20})
+                if "nu" not in best:
+                    break
+                nu0 = pmap.escape(x, best["nu"], best["g"])
+                if nu0 is None:
+                    nu0 = self._leave_zero_diagonal(pmap, x, best, fun)
+                if nu0 is None:
+                    break
         if not np.isfinite(best["f"]):
-            raise FloatingPointError(f"the deviance is not finite with {self.names[i]} = {x}")
-        return best["f"], best["psi"], float(best["g"][i])
+            raise FloatingPointError(
+                f"the deviance is not finite with {self.names[pmap.i]} = {x}")
+        return best["f"], _canonical(self.re, best["phi"]), float(best["gx"])
+
+    def _sd_zero_fit(self, j: int) -> tuple[float, np.ndarray]:
+        """The deviance minimized with the SD of theta element ``j`` (a diagonal) held at 0."""
+        if j not in self._sd_zero:
+            pmap = _ParamMap(self.re, self.p, j)
+            _, nu0 = pmap.from_phi(self.phi_hat)
+            f, phi, _ = self._conditional(pmap, 0.0, nu0)
+            self._sd_zero[j] = (f, phi)
+        return self._sd_zero[j]
+
+    def _cor_cap(self, pmap: _ParamMap) -> tuple[float, np.ndarray]:
+        """The smallest deviance with one of a correlation's two SDs at 0.
+
+        A correlation is undefined when either SD is 0, so every correlation is attained
+        arbitrarily close to such a point: the profiled deviance of a correlation is at most
+        this, at every value (its profile is flat beyond the point where the fits with the
+        correlation held fixed become worse than dropping one of the two random effects).
+        """
+        diag = {self.re.theta_rc[j]: j for j in np.flatnonzero(
+            self.re.theta_term == self.re.theta_term[pmap.i])}
+        fits = [self._sd_zero_fit(diag[(a, a)]) for a in (pmap.r, pmap.c)]
+        return min(fits, key=lambda t: t[0])
 
     @staticmethod
-    def _feasible(pmap: _ParamMap, i: int, x: float, free: np.ndarray, nu: np.ndarray):
-        """Shrink the term's other correlations towards 0 until ``R`` is positive definite."""
-        if pmap.term is None:
-            return nu
-        psi = np.empty(pmap.n)
-        psi[free] = nu
-        psi[i] = x
-        cors = [j for j, (r, c) in zip(pmap.idx, pmap.rc) if r != c and j != i]
-        for shrink in (1.0, 0.999, 0.99, 0.95, 0.9, 0.75, 0.5, 0.25, 0.0):
-            trial = psi.copy()
-            trial[cors] = psi[cors] * shrink
-            try:
-                pmap.to_phi(trial)
-            except np.linalg.LinAlgError:
-                continue
-            return trial[free]
-        return nu
+    def _leave_zero_diagonal(pmap: _ParamMap, x: float, best: dict, fun):
+        """A restart with a diagonal element of ``T`` moved off 0 when that lowers the
+        deviance, or None.
 
-    def profile_param(self, i: int, targets: list[float]) -> _ParamProfile:
-        pmap = self._map(i)
-        psi_hat = pmap.from_phi(self.phi_hat)
-        x_hat = float(psi_hat[i])
+        The deviance does not change when a column of ``T`` changes sign. So with a diagonal
+        element ``T[j, j]`` at 0 the signs of the elements below it are arbitrary, and the
+        derivative in ``T[j, j]`` changes sign with them: a point where it is positive (a
+        minimum under the bound ``T[j, j] >= 0``) can have a descent direction after the
+        flip. When the whole column is 0 its gradient is 0 whether 0 is a minimum or not,
+        and a gradient-based optimizer never leaves it; then the curvature decides (the
+        smallest eigenvalue of the Hessian in the column, by differences of the gradient).
+        Both happen along the profiles of singular fits, whose estimates have such columns.
+        """
+        phi, f = best["phi"], best["f"]
+        for j, below, col in pmap.diag:
+            if abs(phi[j]) > 1e-4:  # the optimizer stops near, not at, a stationary 0
+                continue
+            base_phi = np.array(phi, dtype=float)
+            base_phi[j] = 0.0
+            if np.max(np.abs(phi[below]), initial=0.0) > 1e-4:
+                # first order: try the column's other sign
+                flipped = base_phi.copy()
+                flipped[below] = -flipped[below]
+                for trial_phi in (base_phi, flipped):
+                    _, trial = pmap.from_phi(trial_phi)
+                    trial[col[0]] = 1e-3
+                    f_t, g_t = fun(trial)
+                    if g_t[col[0]] < -1e-7 or f_t < f - 1e-9:
+                        trial[col[0]] = 0.1
+                        return trial
+                continue
+            # second order: the column is 0
+            base_phi[below] = 0.0
+            _, base = pmap.from_phi(base_phi)
+            base[col] = 0.0
+            _, g0 = fun(base)
+            eps = 1e-4
+            C = np.empty((len(col), len(col)))
+            for k, a in enumerate(col):
+                trial = base.copy()
+                trial[a] = eps
+                f_t, g_t = fun(trial)
+                C[:, k] = (g_t[col] - g0[col]) / eps
+            lam, vec = np.linalg.eigh(0.5 * (C + C.T))
+            if lam[0] < -1e-6:
+                e = vec[:, 0] if vec[0, 0] >= 0 else -vec[:, 0]
+                trial = base.copy()
+                trial[col] = 0.1 * e
+                return trial
+        return None
+
+    def _start(self, i: int) -> dict:
+        """What profiling parameter ``i`` starts from: the coordinates, the estimate, the
+        quadratic approximation there and, for a correlation, its cap (see _cor_cap)."""
+        pmap = _ParamMap(self.re, self.p, i)
+        x_hat, _ = pmap.from_phi(self.phi_hat)
         kind = "beta" if i >= self.re.n_theta else (
             "sd" if self.re.theta_rc[i][0] == self.re.theta_rc[i][1] else "cor")
-        # quadratic approximation at the optimum: Wald SE and the conditional direction
-        se, direction = np.nan, np.zeros(pmap.n)
-        try:
-            H = pmap.hessian(psi_hat, self.H_phi)
-            Hinv = np.linalg.inv(H)
-            if Hinv[i, i] > 0 and np.all(np.isfinite(Hinv)):
-                se = math.sqrt(2.0 * Hinv[i, i])
-                direction = Hinv[:, i] / Hinv[i, i]
-                direction[i] = 0.0
-        except (np.linalg.LinAlgError, ValueError):
-            pass
-        bound = (float(pmap.lower[i]), float(pmap.upper[i]))
+        out = {"pmap": pmap, "kind": kind, "x_hat": x_hat, "se": np.nan,
+               "direction": np.zeros(pmap.n_phi), "cap": None}
+        if kind == "cor" and not np.isfinite(x_hat):
+            return out  # an SD of the pair is 0: the correlation is undefined
+        if kind == "cor" and abs(x_hat) > 1.0 - _COR_EPS:
+            # on the boundary: the quadratic approximation does not apply
+            out["x_hat"] = math.copysign(1.0, x_hat)
+        else:
+            out["se"], out["direction"] = self._quadratic(pmap)
         if kind == "cor":
-            bound = (-1.0, 1.0)
+            out["cap"] = self._cor_cap(pmap)
+        return out
+
+    def zeta_at(self, i: int, x: float) -> float:
+        """``zeta`` of parameter ``i`` at ``x`` from one conditional fit (no interpolation),
+        warm-started from the estimate; for checks against other software's profiles."""
+        st = self._start(i)
+        if not np.isfinite(st["x_hat"]):
+            return 0.0
+        p0 = _Point(st["x_hat"], 0.0, np.nan, self.phi_hat, self.f_hat)
+        return self._evaluate(st["pmap"], float(x), p0, st["direction"], st["x_hat"],
+                              st["cap"]).zeta
+
+    def profile_param(self, i: int, targets: list[float]) -> _ParamProfile:
+        st = self._start(i)
+        pmap, kind, x_hat, se = st["pmap"], st["kind"], st["x_hat"], st["se"]
+        bound = pmap.focal_bound
+        if not np.isfinite(x_hat):
+            # an SD of the pair is estimated as 0: the correlation is undefined, and every
+            # value of it is attained arbitrarily close to the optimum, so the profiled
+            # deviance is flat and the interval is the whole range
+            prof = _ParamProfile(self.names[i], kind, np.nan, np.nan, bound=bound)
+            for side, lim in ((-1, -1.0), (1, 1.0)):
+                for t in targets:
+                    prof.limits[(side, t)] = (lim, "boundary")
+                prof.reached[side] = np.inf
+            return prof
         prof = _ParamProfile(self.names[i], kind, x_hat, se, bound=bound)
-        p0 = _Point(x_hat, 0.0, 1.0 / se if se > 0 else np.nan, psi_hat, self.f_hat)
+        p0 = _Point(x_hat, 0.0, 1.0 / se if se > 0 else np.nan, self.phi_hat, self.f_hat)
         prof.points.append(p0)
         for side in (-1, 1):
-            self._side(prof, pmap, i, side, sorted(targets), direction)
+            self._side(prof, pmap, side, sorted(targets), st["direction"], st["cap"])
         prof.points.sort(key=lambda p: p.x)
         return prof
 
-    def _evaluate(self, pmap, i, x, near: _Point, direction, x_hat: float) -> _Point:
+    def _evaluate(self, pmap: _ParamMap, x: float, near: _Point, direction,
+                  x_hat: float, cap=None) -> _Point:
         x_eval = x
-        if pmap.term is not None and self.re.theta_rc[i][0] != self.re.theta_rc[i][1]:
+        if pmap.kind == "cor":
             x_eval = float(np.clip(x, -1.0 + _COR_EPS, 1.0 - _COR_EPS))
-        nu0 = near.psi + direction * (x_eval - near.x)
-        free = [j for j in range(pmap.n) if j != i]
-        f, psi, g = self._conditional(pmap, i, x_eval, nu0[free])
+        phi0 = near.phi + direction * (x_eval - near.x)
+        _, nu0 = pmap.from_phi(phi0)
+        f, phi, g = self._conditional(pmap, x_eval, nu0)
+        capped = cap is not None and cap[0] < f
+        if capped:
+            f, phi, g = cap[0], cap[1], 0.0
         delta = f - self.f_hat
         if delta < -_DEVTOL:
             self.lower_found = max(self.lower_found, -delta)
         z = math.copysign(math.sqrt(max(delta, 0.0)), x - x_hat)
         slope = g / (2.0 * z) if z != 0 else np.nan
-        return _Point(x, z, slope, psi, f)
+        return _Point(x, z, slope, phi, f, capped)
 
-    def _side(self, prof: _ParamProfile, pmap, i: int, d: int, targets, direction) -> None:
+    def _side(self, prof: _ParamProfile, pmap: _ParamMap, d: int, targets, direction,
+              cap=None) -> None:
         x_hat = prof.estimate
         lim = prof.bound[0] if d < 0 else prof.bound[1]
         pts = [prof.points[0]]
@@ -446,9 +698,14 @@ class _Profiler:
                 continue
             done = False
             for _ in range(_MAXIT):
-                inner = max((p for p in pts if d * p.zeta < t), key=lambda p: d * p.zeta)
+                # bracket the first crossing of the target seen from the estimate: the
+                # innermost point past the target and the outermost point inside it (the
+                # profile of a correlation need not be monotone, see _cor_cap)
                 outers = [p for p in pts if d * p.zeta >= t]
-                outer = min(outers, key=lambda p: d * p.zeta) if outers else None
+                outer = min(outers, key=lambda p: d * (p.x - x_hat)) if outers else None
+                inner = max((p for p in pts if d * p.zeta < t
+                             and (outer is None or d * (p.x - outer.x) < 0)),
+                            key=lambda p: d * (p.x - x_hat))
                 cands = [inner] + ([outer] if outer is not None else [])
                 near = min(cands, key=lambda p: abs(d * p.zeta - t))
                 good_slope = np.isfinite(near.slope) and near.slope > 0
@@ -479,9 +736,13 @@ class _Profiler:
                     x_new = lim
                 if any(p.x == x_new for p in pts):  # no progress possible
                     break
-                start = min(pts, key=lambda p: abs(p.x - x_new))
+                # continue from the nearest point between the estimate and x_new: a point
+                # beyond x_new may sit in another basin (e.g. a correlation's profile past
+                # the point where an SD of 0 fits better)
+                inside = [p for p in pts if d * (p.x - x_new) <= 0 and not p.capped] or pts
+                start = min(inside, key=lambda p: abs(p.x - x_new))
                 try:
-                    pt = self._evaluate(pmap, i, x_new, start, direction, x_hat)
+                    pt = self._evaluate(pmap, x_new, start, direction, x_hat, cap)
                 except FloatingPointError:
                     break  # reported as a failed limit (NaN with a warning)
                 pts.append(pt)
@@ -540,11 +801,29 @@ def profile(m, parm=None, level: float = 0.95, alphamax: float | None = 0.01) ->
     ``zeta`` values lme4 stores along its profile exceed its own deviance function by up to
     2e-3 on the deviance scale.
 
-    Random-effect parameters are profiled on the SD / correlation scale: for a term with
-    ``q`` columns ``Sigma = D R D`` with ``D`` the SDs and ``R`` the correlations, and the
-    other parameters of that term are re-optimized in those coordinates
-    (``T = D chol(R)``); the profile does not depend on how the other parameters are
-    parameterized, only on the focal one.
+    Random-effect parameters are profiled on the SD / correlation scale (the profile does
+    not depend on how the other parameters are parameterized, only on the focal one). For a
+    term with ``q`` columns and factor ``T`` (``Sigma = T T'``), the SD of column ``r`` is the
+    length of row ``T_r`` and the correlation of columns ``r`` and ``c`` the cosine of the
+    angle between ``T_r`` and ``T_c``; only that row is re-parameterized (its length, or its
+    angle to ``T_c``, held fixed), the other parameters are re-optimized as ``theta`` and
+    ``beta``. Unlike ``T = D chol(R)`` this also covers singular fits, whose correlation
+    matrix ``R`` is singular (a variance at 0, or a correlation at +/-1, or a column of
+    random effects that is a combination of the others).
+
+    Two properties of such profiles: a correlation is undefined when either of its SDs is 0,
+    so every value of it is attained arbitrarily close to the fit with that SD at 0, and its
+    profiled deviance never exceeds that fit's deviance; when that is within ``z^2`` of the
+    optimum, the limit is -1 or 1. And because the deviance does not change when a column of
+    ``T`` changes sign, a diagonal element of ``T`` at 0 is a stationary point that a
+    gradient-based optimizer never leaves; each conditional fit checks such elements (the
+    gradient with the column's other sign, the curvature of a zero column) and restarts from
+    the lower side.
+
+    Agreement with lme4 at singular fits: lme4 re-optimizes the other parameters on the SD /
+    correlation scale through ``chol(R)``, which does not exist when ``R`` is singular; its
+    profiles of such fits can stop short of the optimum in each conditional fit (so its
+    intervals come out too narrow) or report values at parameters with an indefinite ``R``.
     """
     level = check_level(level)
     if alphamax is not None:
@@ -566,11 +845,10 @@ def profile(m, parm=None, level: float = 0.95, alphamax: float | None = 0.01) ->
         pr = _Profiler(m)
         profs = [pr.profile_param(i, targets) for i in idx]
     if pr.lower_found > 0:
-        warnings.warn(
-            f"profiling found a deviance {pr.lower_found:.3g} below the fitted model's: the fit "
-            "had not reached the optimum, so the profile (and its intervals) are approximate. "
-            "Refit the model (e.g. with centred and scaled predictors) and profile again.",
-            ConvergenceWarning, stacklevel=2)
+        warn(f"profiling found a deviance {pr.lower_found:.3g} below the fitted model's: the "
+             "fit had not reached the optimum, so the profile (and its intervals) are "
+             "approximate. Refit the model (e.g. with centred and scaled predictors) and "
+             "profile again.", ConvergenceWarning)
     return Profile(m, profs, level=level, z=z)
 
 
@@ -631,14 +909,12 @@ class Profile:
     def frame(self) -> pd.DataFrame:
         rows = []
         m = self.model
-        pm_cache: dict[str, _ParamMap] = {}
+        re = m._dev.re
         for name, pr in self._profs.items():
             for pt in pr.points:
                 row = {"parameter": name, "value": pt.x, "zeta": pt.zeta, "deviance": pt.dev}
-                if name not in pm_cache:
-                    pm_cache[name] = _param_map(m._dev.re, m._dev.p, self._names.index(name))
-                pmap = pm_cache[name]
-                vals = _all_sdcor(m, pmap.to_phi(pt.psi))
+                vals = np.concatenate([_flat_sdcor(re, pt.phi[: re.n_theta]),
+                                       pt.phi[re.n_theta:]])
                 row.update(dict(zip(self._names, vals)))
                 row[name] = pt.x
                 rows.append(row)
@@ -667,17 +943,17 @@ class Profile:
         for (d, t), (val, how) in pr.limits.items():
             if d == side and abs(t - zq) < 1e-10:
                 if how == "failed":
-                    warnings.warn(
-                        f"the {'lower' if side < 0 else 'upper'} profile limit of {pr.name} was "
-                        "not found (the profile is flat or not monotone there); it is NaN. "
-                        "Plot the profile to see why, or use method='boot'",
-                        ConvergenceWarning, stacklevel=3)
+                    warn(f"the {'lower' if side < 0 else 'upper'} profile limit of {pr.name} "
+                         "was not found (the profile is flat or not monotone there); it is NaN. "
+                         "Plot the profile to see why, or use method='boot'",
+                         ConvergenceWarning)
                 return float(val)
         reached = pr.reached.get(side, 0.0)
         if zq > reached + 1e-9:
-            warnings.warn(
-                f"the profile of {pr.name} stops at |zeta| = {reached:.3g} on this side, short "
-                f"of {zq:.3g}; call profile(level=...) with this level", stacklevel=3)
+            lev = 2.0 * stats.norm.cdf(zq) - 1.0
+            warn(f"the profile of {pr.name} stops at |zeta| = {reached:.3g} on this side, short "
+                 f"of {zq:.3g}, so its limit at level {lev:.4g} is NaN; call "
+                 "profile(level=...) with this level", ProfileWarning)
             return np.nan
         spl, pts = self._spline(pr, side)
         bounded = [v for (d, _t), (v, how) in pr.limits.items() if d == side and how == "boundary"]
@@ -784,6 +1060,13 @@ class Profile:
         for a, name in zip(axes_list, names):
             pr = self._profs[name]
             xs = np.array([p.x for p in pr.points])
+            if len(xs) == 0:  # a correlation whose SD is estimated as 0: nothing to draw
+                a.text(0.5, 0.5, f"{name}: undefined at the estimate (an SD is 0);\n"
+                       "its profile is flat and the interval is -1 to 1",
+                       ha="center", va="center", transform=a.transAxes, fontsize="small")
+                a.set_xlim(-1.0, 1.0)
+                a.set_xlabel(_describe(self.model, name))
+                continue
             grid = np.linspace(xs.min(), xs.max(), 200)
             zg = self.zeta(name, grid)
             sns.lineplot(x=tf(grid), y=zg, ax=a, color=color)
@@ -811,12 +1094,3 @@ class Profile:
                      f"+/-{zq:.2f}; shaded: the {level:.0%} profile interval)", fontsize="medium")
         return fig
 
-
-def _all_sdcor(m, phi: np.ndarray) -> np.ndarray:
-    re = m._dev.re
-    vals = np.array(phi, dtype=float)
-    for k, t in enumerate(m.design.terms):
-        idx = np.flatnonzero(re.theta_term == k)
-        rc = [re.theta_rc[j] for j in idx]
-        vals[idx] = _theta_to_sdcor(phi[idx], rc, t.X.shape[1])
-    return vals

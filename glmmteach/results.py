@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from . import _rformat as rf
+from . import _validate
 from .family import Binomial
 from .optimize import OptResult
 
@@ -188,16 +189,15 @@ class GlmerResult:
         """
         rows = []
         grps = _make_unique([t.group for t in self._design.terms])
-        for t, g, S in zip(self._design.terms, grps, self._term_covariances()):
-            sd = np.sqrt(np.diag(S))
+        sdcors = self._re.sdcor(self._opt.theta)
+        for t, g, S, (sd, cor) in zip(self._design.terms, grps, self._term_covariances(),
+                                      sdcors):
             for j, name in enumerate(t.cnms):
                 rows.append((g, name, None, S[j, j], sd[j]))
             q = len(t.cnms)
             for c in range(q):
                 for r in range(c + 1, q):
-                    denom = sd[r] * sd[c]
-                    cor = S[r, c] / denom if denom > 0 else np.nan
-                    rows.append((g, t.cnms[c], t.cnms[r], S[r, c], cor))
+                    rows.append((g, t.cnms[c], t.cnms[r], S[r, c], cor[r, c]))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def VarCorr(self) -> pd.DataFrame:  # noqa: N802 - mirrors lme4 for students
@@ -438,7 +438,7 @@ class GlmerResult:
             One column per simulation (``sim_1``, ...), indexed like the fitted data.
             Values are proportions of successes (0/1 for binary data).
         """
-        nsim = _check_nsim(nsim)
+        nsim = _validate.check_nsim(nsim)
         rng = np.random.default_rng(seed)
         d, re = self._design, self._re
         eta_fixed = np.asarray(d.X) @ self._opt.beta + np.asarray(d.offset)
@@ -516,14 +516,6 @@ class GlmerResult:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
-
-
-def _check_nsim(nsim) -> int:
-    if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)):
-        raise ValueError(f"nsim must be a whole number >= 1, not {nsim!r}")
-    if nsim < 1:
-        raise ValueError(f"nsim must be >= 1, not {nsim}")
-    return int(nsim)
 
 
 def _deparse_formula(text: str) -> str:

@@ -191,6 +191,34 @@ class REStructure:
             G.append(b.X.T @ Q)
         return np.array([G[bi][r, c] for bi, r, c in self.theta_block_rc])
 
+    # ------------------------------------------------------------------ theta -> SD / cor
+    def sdcor(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Standard deviations and correlation matrix of each term's random effects.
+
+        For term k, ``Sigma_k = T_k T_k'`` (on the scale of the relative factor: for a
+        binomial GLMM, whose residual scale is 1, this is the covariance of the random
+        effects), the SDs are ``sqrt(diag(Sigma_k))`` and the correlations
+        ``Sigma_k[r, c] / (sd_r sd_c)``.
+
+        Returns
+        -------
+        list of (sd, cor)
+            Per term, in lme4's order: ``sd`` of shape ``(q_k,)`` and ``cor`` of shape
+            ``(q_k, q_k)`` with 1 on the diagonal; a correlation involving an SD of 0 is
+            undefined and NaN (as lme4's ``VarCorr``; the diagonal stays 1, as R's
+            ``cov2cor``).
+        """
+        out = []
+        for T in self.term_T(np.asarray(theta, dtype=float)):
+            S = T @ T.T
+            sd = np.sqrt(np.diag(S))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cor = S / np.outer(sd, sd)
+            cor[np.outer(sd, sd) <= 0] = np.nan
+            np.fill_diagonal(cor, 1.0)
+            out.append((sd, np.clip(cor, -1.0, 1.0)))
+        return out
+
 
 class BlockFactor:
     """``H`` for one grouping factor: one ``q x q`` block per level, handled in batch."""

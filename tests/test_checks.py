@@ -448,7 +448,7 @@ def test_missing_values_in_grouping_columns_are_refused(data):
 def test_bad_types(correct):
     with pytest.raises(TypeError, match="glmer"):
         checks.scaled_residuals("model", nsim=5)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(ValueError, match="seed"):
         checks.scaled_residuals(correct, nsim=5, seed=1.5)
     with pytest.raises(TypeError, match="scaled_residuals"):
         checks.uniformity_test(np.zeros(3))

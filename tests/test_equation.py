@@ -98,3 +98,22 @@ def test_latex_special_characters_escaped():
     eq = model_equation(m)
     assert r"\text{I(x\^{}2)}" in eq.lines[0]
     assert r"\text{Medium} \times \text{z}" in eq.lines[0]
+
+
+def test_undefined_correlation_is_na():
+    """With an SD estimated as 0 the correlation is undefined: the equation says NA."""
+    import numpy as np
+    import pandas as pd
+    from scipy.special import expit
+
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(15), 8)
+    x = rng.normal(size=len(g))
+    b = rng.normal(0.0, 0.8, 15)
+    d = pd.DataFrame({"y": rng.binomial(1, expit(0.2 + 0.5 * x + b[g])), "x": x, "g": g})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", glmmteach._warnings.GlmmteachWarning)
+        m = glmmteach.glmer("y ~ x + (1 + x | g)", d)
+    assert m._opt.theta[0] == 0.0  # the intercept SD is 0 (the whole term is, here)
+    eq = model_equation(m)
+    assert eq.lines[-1] == r"\text{cor}(u_{0j}, u_{1j}) = NA"

@@ -194,3 +194,101 @@ def test_marginal_bad_input(article):
         marginal_probabilities(article, n_nodes=0)
     with pytest.raises(TypeError, match="newdata"):
         marginal_probabilities(article, newdata=[1, 2])
+
+
+# --------------------------------------------------------------------------------------------
+# Default cells need one offset and one random-effect variance per cell
+# --------------------------------------------------------------------------------------------
+
+
+def _exposure_data() -> pd.DataFrame:
+    """30 children x 8 days; trt constant within a child, a per-row exposure and covariate."""
+    rng = np.random.default_rng(7)
+    ids = np.repeat(np.arange(30), 8)
+    trt = np.where(ids % 2 == 0, "control", "treat")
+    expo = rng.uniform(0.5, 3.0, size=len(ids))
+    x = rng.normal(size=len(ids))
+    b0, b1 = rng.normal(0.0, 0.7, 30), rng.normal(0.0, 0.5, 30)
+    eta = -1.0 + 0.8 * (trt == "treat") + np.log(expo) + b0[ids] + b1[ids] * x
+    return pd.DataFrame({"y": rng.binomial(1, expit(eta)), "trt": trt, "expo": expo, "x": x,
+                         "id": ids})
+
+
+def test_offset_varying_within_cells_needs_newdata():
+    d = _exposure_data()
+    m = glmmteach.glmer("y ~ trt + offset(log(expo)) + (1|id)", d)
+    for f in (cell_probabilities, marginal_probabilities):
+        with pytest.raises(ValueError, match=r"offset\(log\(expo\)\).*newdata=.*'expo'"):
+            f(m)
+    nd = pd.DataFrame({"trt": ["control", "treat"], "expo": [1.0, 2.0]})
+    tab = cell_probabilities(m, newdata=nd)
+    eta = m.fixef["(Intercept)"] + m.fixef["trttreat"] * np.array([0, 1]) + np.log([1.0, 2.0])
+    np.testing.assert_allclose(tab.probability, expit(eta), rtol=1e-12)
+    marg = marginal_probabilities(m, newdata=nd, gee=False)
+    np.testing.assert_allclose(marg["conditional (u = 0)"], expit(eta), rtol=1e-12)
+
+
+def test_offset_constant_within_cells_is_used():
+    """An offset that is a function of the cell (here of trt) gives one prediction per cell."""
+    d = _exposure_data()
+    d["expo"] = np.where(d.trt == "treat", 2.0, 0.5)
+    m = glmmteach.glmer("y ~ trt + offset(log(expo)) + (1|id)", d)
+    tab = cell_probabilities(m)
+    eta = m.fixef["(Intercept)"] + m.fixef["trttreat"] * np.array([0, 1]) + np.log([0.5, 2.0])
+    np.testing.assert_allclose(tab["link"], eta, rtol=1e-12)
+    marg = marginal_probabilities(m, gee=False)
+    np.testing.assert_allclose(marg["conditional (u = 0)"], expit(eta), rtol=1e-12)
+
+
+def test_random_slope_outside_fixed_part_needs_newdata():
+    d = _exposure_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", glmmteach._warnings.SingularFitWarning)
+        m = glmmteach.glmer("y ~ trt + (1 + x|id)", d)
+    cell_probabilities(m)  # conditional on u = 0: the random part does not enter
+    with pytest.raises(ValueError, match=r"\(1 \+ x \| id\).*newdata=.*'x'"):
+        marginal_probabilities(m)
+    nd = pd.DataFrame({"trt": ["control", "treat"], "x": [0.0, 1.5]})
+    tab = marginal_probabilities(m, newdata=nd, gee=False)
+    s0, s1, rho = m.varcorr.sdcor.to_numpy()
+    xv = nd.x.to_numpy()
+    np.testing.assert_allclose(tab["random-effect SD"],
+                               np.sqrt(s0**2 + 2 * rho * s0 * s1 * xv + s1**2 * xv**2),
+                               rtol=1e-10)
+
+
+def test_random_slope_on_cell_variable_is_constant_within_cells():
+    """(1 + trt | id): the random-effect covariates are the cell's own, so no newdata is
+    needed, and the variance is v0 + 2 c01 z + v1 z for z = 1 in the treated cells."""
+    d = glmmteach.datasets.vegetables()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", glmmteach._warnings.GlmmteachWarning)
+        m = glmmteach.glmer("y ~ trt * sex + (1 + trt | id)", d)
+    tab = marginal_probabilities(m, gee=False)
+    v0, v1, c01 = m.varcorr.vcov.to_numpy()
+    z = (tab.trt == "treat").to_numpy(dtype=float)
+    np.testing.assert_allclose(tab["random-effect SD"], np.sqrt(v0 + 2 * c01 * z + v1 * z),
+                               rtol=1e-10)
+
+
+# --------------------------------------------------------------------------------------------
+# GEE clusters
+# --------------------------------------------------------------------------------------------
+
+
+def test_gee_clusters_on_outermost_nested_factor():
+    """(1|a/b) lists b:a first (more levels); GEE must cluster on the schools a."""
+    for name in ("nested_slash", "nested_colon"):
+        m = _case(name)
+        assert m.design.terms[0].group in ("b:a", "a:b")
+        res = fit_gee(m)
+        assert res.model.cluster_factor == "a"
+        assert len(res.model.group_labels) == m.data["a"].nunique() == 20
+
+
+def test_gee_crossed_uses_first_factor():
+    m = _case("crossed")
+    res = fit_gee(m)
+    first = m.design.terms[0]
+    assert res.model.cluster_factor == first.group
+    assert len(res.model.group_labels) == first.n_levels

@@ -36,8 +36,9 @@ from scipy import stats
 from scipy.special import expit
 
 import glmmteach
-from glmmteach.intervals import BootstrapWarning, bootstrap, confint
-from glmmteach.profile import Profile, parameter_names, profile
+from glmmteach._warnings import BootstrapWarning, GlmmteachWarning, ProfileWarning
+from glmmteach.intervals import bootstrap, confint
+from glmmteach.profile import Profile, _Profiler, parameter_names, profile, sdcor_estimates
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -104,6 +105,33 @@ def small_correlated_data() -> pd.DataFrame:
     n = np.full(len(codes), 5)
     s = rng.binomial(n, expit(-0.8 + b[codes, 0] + (0.6 + b[codes, 1]) * x))
     return pd.DataFrame({"s": s, "f": n - s, "x": x, "g": g})
+
+
+def singular_slopes_data() -> pd.DataFrame:
+    """30 children x 3 treatments (A, B, C) x 2 rows of 4 trials, a covariate x.
+
+    The random effects of ``(trt | id)`` are simulated with ``b_C = -0.5 b_0 + 0.9 b_B``, a
+    rank-2 covariance; the fit of ``cbind(s, f) ~ x + trt + (trt | id)`` is singular with the
+    last diagonal element of ``T`` (``theta[5]``) at 0, so its 3 x 3 correlation matrix is
+    singular while no SD is 0 and no correlation is +/-1.
+    """
+    rng = np.random.default_rng(0)
+    n_id, per = 30, 2
+    ids = np.repeat(np.arange(n_id), 3 * per)
+    trt = np.tile(np.repeat(["A", "B", "C"], per), n_id)
+    x = rng.normal(size=len(ids))
+    b0 = rng.normal(0.0, 1.0, n_id)
+    b_b = rng.normal(0.0, 0.8, n_id)
+    b_c = -0.5 * b0 + 0.9 * b_b
+    eta = (-0.3 + 0.5 * x + np.where(trt == "B", 0.7 + b_b[ids], 0.0)
+           + np.where(trt == "C", 1.0 + b_c[ids], 0.0) + b0[ids])
+    n = np.full(len(ids), 4)
+    s = rng.binomial(n, expit(eta))
+    return pd.DataFrame({"s": s, "f": n - s, "x": x, "trt": trt,
+                         "id": [f"s{i:02d}" for i in ids]})
+
+
+SINGULAR_FORMULA = "cbind(s, f) ~ x + trt + (trt | id)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,6 +244,41 @@ def test_singular_fit_profile():
     m = _fit_case("singular_fit")
     ci = confint(m, parm="theta_")
     assert ci.iloc[0, 0] == 0.0 and ci.iloc[0, 1] > 0.1
+
+
+def test_sdcor_closed_form():
+    """REStructure.sdcor: SDs and correlations of T T' (NaN correlations where an SD is 0)."""
+    m = _fit_case("correlated_slopes")
+    re = m._dev.re
+    (sd, cor), = re.sdcor(np.array([2.0, 1.0, 0.0]))  # T = [[2, 0], [1, 0]]
+    np.testing.assert_allclose(sd, [2.0, 1.0])
+    np.testing.assert_allclose(cor, [[1.0, 1.0], [1.0, 1.0]])
+    (sd, cor), = re.sdcor(np.array([0.6, -0.8, 0.6]))  # T T' = [[.36, -.48], [-.48, 1]]
+    np.testing.assert_allclose(sd, [0.6, 1.0])
+    np.testing.assert_allclose(cor[1, 0], -0.8)
+    (sd, cor), = re.sdcor(np.array([0.0, 0.0, 1.5]))
+    np.testing.assert_allclose(sd, [0.0, 1.5])
+    assert np.isnan(cor[0, 1]) and np.isnan(cor[1, 0]) and np.all(np.diag(cor) == 1.0)
+    est = sdcor_estimates(m)
+    vc = m.varcorr
+    np.testing.assert_allclose(est.iloc[:3], vc.sdcor.to_numpy()[[0, 2, 1]], rtol=1e-12)
+
+
+def test_profile_short_of_level_warns(article):
+    """A profile computed for 95 % reaches |zeta| = 1.96 only: the 99 % limits are NaN, with
+    a glmmteach warning class (not a bare UserWarning)."""
+    pr = profile(article, parm="trttreat", alphamax=None)
+    with pytest.warns(ProfileWarning, match="stops at"):
+        ci = pr.confint(0.99)
+    assert ci.isna().all().all()
+    assert issubclass(ProfileWarning, GlmmteachWarning)
+
+
+def test_bootstrap_warning_importable_from_intervals():
+    import glmmteach.intervals as iv
+
+    assert iv.BootstrapWarning is BootstrapWarning
+    assert issubclass(BootstrapWarning, GlmmteachWarning)
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,3 +537,236 @@ def test_lme4_deviance_confirms_our_limits(lme4_zeta_at_our_limits):
             assert -Z95 < z <= 0, (name, p, z)
         else:
             assert z == pytest.approx(side * Z95, abs=2e-5), (name, p, side, z)
+
+
+# --------------------------------------------------------------------------------------------
+# A singular fit whose 3 x 3 correlation matrix is singular
+# --------------------------------------------------------------------------------------------
+
+
+def _sdcor_from_phi(phi: np.ndarray) -> np.ndarray:
+    """SDs and correlations of the (trt | id) term, in lme4's order, from (theta, beta)."""
+    T = np.zeros((3, 3))
+    rc = [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (2, 2)]  # theta: lower triangle by column
+    for v, (r, c) in zip(phi[:6], rc):
+        T[r, c] = v
+    S = T @ T.T
+    sd = np.sqrt(np.diag(S))
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where an SD is 0
+        return np.array([sd[r] if r == c else S[r, c] / (sd[r] * sd[c]) for r, c in rc])
+
+
+@pytest.fixture(scope="module")
+def singular_slopes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", glmmteach._warnings.SingularFitWarning)
+        return glmmteach.glmer(SINGULAR_FORMULA, singular_slopes_data())
+
+
+@pytest.fixture(scope="module")
+def singular_slopes_profile(singular_slopes):
+    return profile(singular_slopes, parm="theta_")  # a glmmteach warning would be an error
+
+
+def test_singular_correlation_matrix_profiles(singular_slopes, singular_slopes_profile):
+    """Profiles need no Cholesky factor of the correlation matrix: every limit is found."""
+    m = singular_slopes
+    theta = m._opt.theta
+    assert theta[5] == 0.0 and np.all(theta[[0, 3, 4]] > 0.1)
+    sd = np.sqrt(np.diag(m._dev.re.term_T(theta)[0] @ m._dev.re.term_T(theta)[0].T))
+    R = m._dev.re.sdcor(theta)[0][1]
+    assert np.all(sd > 0.5) and np.abs(R[np.tril_indices(3, -1)]).max() < 0.999
+    assert np.linalg.eigvalsh(R).min() < 1e-12  # singular
+    ci = singular_slopes_profile.confint()
+    assert list(ci.index) == parameter_names(m)[:6]
+    assert np.isfinite(ci.to_numpy()).all()
+    est = _sdcor_from_phi(m._opt.phi)
+    assert np.all(ci.iloc[:, 0] < est) and np.all(est <= ci.iloc[:, 1])
+    cors = [p for p in ci.index if p.startswith("cor_")]
+    assert (ci.loc[cors, "97.5 %"] == 1.0).all()  # the profiles stay within z up to +1
+    assert (ci.loc[cors, "2.5 %"] > -1.0).all()
+    assert (ci.loc[[p for p in ci.index if p.startswith("sd_")], "2.5 %"] > 0.2).all()
+
+
+def test_singular_limits_are_constrained_minima(singular_slopes, singular_slopes_profile):
+    """Independently of the profiling code: minimize the deviance over (theta, beta) with the
+    focal SD / correlation held at each of our limits by an equality constraint (SLSQP, plain
+    theta coordinates, several starts); the minimum is z^2 above the optimum (not lower: the
+    interval is not too narrow; not higher: the profile's own point attains it)."""
+    from scipy import optimize as spo
+
+    m = singular_slopes
+    dev = _Profiler(m).dev
+    f_hat = float(m._opt.fun)
+    lower = np.concatenate([m._dev.re.lower, np.full(len(m.fixef), -np.inf)])
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    ci = singular_slopes_profile.confint()
+    rng = np.random.default_rng(3)
+    checked = 0
+    for j, name in enumerate(ci.index):
+        for L in ci.loc[name]:
+            if L in (0.0, 1.0, -1.0):
+                continue
+            best = np.inf
+            for k in range(3):
+                x0 = m._opt.phi + (0.0 if k == 0 else rng.normal(scale=0.3, size=len(lower)))
+                x0 = np.where(np.isfinite(lower), np.maximum(x0, lower), x0)
+                try:
+                    res = spo.minimize(
+                        lambda p: dev.value_and_grad(p)[0], x0,
+                        jac=lambda p: dev.value_and_grad(p)[1], method="SLSQP", bounds=bounds,
+                        constraints=[{"type": "eq",
+                                      "fun": lambda p, j=j, L=L: _sdcor_from_phi(p)[j] - L}],
+                        options={"maxiter": 500, "ftol": 1e-12})
+                except Exception:  # noqa: BLE001 - a start that fails is just not counted
+                    continue
+                if abs(_sdcor_from_phi(res.x)[j] - L) < 1e-7:
+                    best = min(best, float(res.fun))
+            assert best - f_hat == pytest.approx(Z95**2, abs=2e-4), (name, L, best - f_hat)
+            checked += 1
+    assert checked == 9
+
+
+@pytest.fixture(scope="module")
+def lme4_deviance_at_singular_profile(singular_slopes, singular_slopes_profile):
+    """lme4's deviance function at our estimate and at the conditional optima nearest to each
+    interval limit."""
+    import roracle
+
+    roracle.require_lme4()
+    pr = singular_slopes_profile
+    ci = pr.confint()
+    rows = []
+    for name in ci.index:
+        pts = pr._profs[name].points
+        for lim in ci.loc[name]:
+            if lim not in (0.0, 1.0, -1.0):  # a root, not a boundary of the parameter space
+                rows.append((name, min(pts, key=lambda p: abs(p.x - lim))))
+    phis = [list(map(float, singular_slopes._opt.phi))] + [list(map(float, p.phi))
+                                                            for _, p in rows]
+    with tempfile.TemporaryDirectory(prefix="singular-") as tmp:
+        meta = roracle._write_csv(singular_slopes_data(), Path(tmp) / "d.csv")
+        out_path = Path(tmp) / "dev.json"
+        script = (roracle._R_PRELUDE + f"""
+d <- .read_data({roracle._r_literal(meta)})
+# lme4's default PIRLS tolerance leaves its deviance up to 7e-4 above the exact value here
+m <- glmer({SINGULAR_FORMULA}, data = d, family = binomial,
+           control = glmerControl(tolPwrss = 1e-12))
+dd <- update(m, devFunOnly = TRUE)
+phis <- {roracle._r_literal(phis)}
+writeLines(.json(sapply(phis, function(p) dd(unlist(p)))), {roracle._r_string(str(out_path))})
+""")
+        (Path(tmp) / "dev.R").write_text(script)
+        proc = subprocess.run([roracle.find_rscript(), "--vanilla", str(Path(tmp) / "dev.R")],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        devs = json.loads(out_path.read_text())
+    return devs[0], [(name, pt, d) for (name, pt), d in zip(rows, devs[1:])]
+
+
+def test_lme4_deviance_confirms_singular_limits(singular_slopes,
+                                                lme4_deviance_at_singular_profile):
+    """At each limit our conditional optimum is a model whose deviance, by lme4's own deviance
+    function, is z^2 above the optimum: the limit is inside lme4's likelihood-ratio interval."""
+    base, rows = lme4_deviance_at_singular_profile
+    assert base == pytest.approx(float(singular_slopes._opt.fun), abs=1e-6)
+    assert len(rows) == 9
+    for name, pt, d in rows:
+        assert d == pytest.approx(pt.dev, abs=1e-5), name
+        assert math.copysign(math.sqrt(d - base), pt.zeta) == pytest.approx(pt.zeta, abs=1e-6)
+        assert abs(pt.zeta) == pytest.approx(Z95, abs=1e-3), (name, pt.x, pt.zeta)
+
+
+# tools/r_profile_singular_reference.py: lme4's confint(profile(m, which = "theta_")) for
+# SINGULAR_FORMULA on singular_slopes_data(), and the points its profiles evaluated (value, zeta;
+# those with a valid covariance matrix and |zeta| <= 2.6).
+# R version 4.2.2 Patched (2022-11-10 r83330), lme4 1.1.31
+LME4_SINGULAR_DEVIANCE = 505.84340789247904  # -2 logLik at lme4's estimate
+LME4_SINGULAR_CONFINT = {
+    'sd_(Intercept)|id': (0.341119497057441, 1.06914797429256),
+    'cor_trtB.(Intercept)|id': (-0.557804025944161, 1.0),
+    'cor_trtC.(Intercept)|id': (-0.709548393437183, 1.0),
+    'sd_trtB|id': (0.280141399174597, 1.41329179169579),
+    'cor_trtC.trtB|id': (0.618321110812118, 1.0),
+    'sd_trtC|id': (0.312288546191926, 1.57226288937425),
+}
+LME4_SINGULAR_PROFILE = [
+    ('sd_(Intercept)|id', 0.302238992536586, -2.16454734696621),
+    ('sd_(Intercept)|id', 0.405172441179228, -1.59891323003269),
+    ('sd_(Intercept)|id', 0.512285414096478, -0.972261667365272),
+    ('sd_(Intercept)|id', 0.612451293800306, -0.409119155836043),
+    ('sd_(Intercept)|id', 0.687306451931456, 0.0401939266850264),
+    ('sd_(Intercept)|id', 0.755356595687046, 0.413888520897837),
+    ('sd_(Intercept)|id', 0.865017748892457, 0.975397206033643),
+    ('sd_(Intercept)|id', 0.982625760567823, 1.54448872266242),
+    ('sd_(Intercept)|id', 1.10707589588124, 2.09383131676966),
+    ('sd_(Intercept)|id', 1.24350049185797, 2.37734565110089),
+    ('cor_trtB.(Intercept)|id', -0.13404574642406, -0.161021475889025),
+    ('cor_trtB.(Intercept)|id', -0.0705169566496237, -0.0210677808905245),
+    ('cor_trtB.(Intercept)|id', -0.06416407767218, -0.00809984151628146),
+    ('cor_trtB.(Intercept)|id', -0.057175910796992, 0.0713341831915666),
+    ('cor_trtB.(Intercept)|id', -0.00354521067543572, 0.123588814740637),
+    ('cor_trtB.(Intercept)|id', 0.532761790540128, 1.14665150325609),
+    ('cor_trtB.(Intercept)|id', 0.848445228454396, 1.57360926469609),
+    ('cor_trtC.(Intercept)|id', -0.76565216942755, -2.20981094286981),
+    ('cor_trtC.(Intercept)|id', -0.598385301050181, -1.46492136002597),
+    ('cor_trtC.(Intercept)|id', -0.280241424608309, -0.319529164437392),
+    ('cor_trtC.(Intercept)|id', -0.191821920096827, -0.152163993448562),
+    ('cor_trtC.(Intercept)|id', -0.182979969645679, -0.123388498026041),
+    ('cor_trtC.(Intercept)|id', -0.172326336326752, 0.0226367747424381),
+    ('cor_trtC.(Intercept)|id', -0.0839068318152708, 0.235127366166102),
+    ('cor_trtC.(Intercept)|id', 0.166674635924074, 0.710406376988487),
+    ('cor_trtC.(Intercept)|id', 0.484172560232001, 1.21653702466093),
+    ('sd_trtB|id', 0.248913916111571, -2.06748475541046),
+    ('sd_trtB|id', 0.409022918774227, -1.50334431202128),
+    ('sd_trtB|id', 0.58024013309088, -0.85936450183396),
+    ('sd_trtB|id', 0.733547222490531, -0.320157666765245),
+    ('sd_trtB|id', 0.823202994128262, 0.0312218563893871),
+    ('sd_trtB|id', 0.904708241071653, 0.335121274044123),
+    ('sd_trtB|id', 1.06621707323574, 0.905364338186974),
+    ('sd_trtB|id', 1.23677693773964, 1.44671450555012),
+    ('sd_trtB|id', 1.42650830837108, 1.99622884733599),
+    ('sd_trtB|id', 1.63443042599525, 2.52653873761945),
+    ('cor_trtC.trtB|id', 0.30819934336119, -2.45600967195729),
+    ('cor_trtC.trtB|id', 0.560406254288066, -2.09824850852399),
+    ('cor_trtC.trtB|id', 0.728382881130617, -1.69716717503742),
+    ('cor_trtC.trtB|id', 0.840823082176302, -1.29406667701682),
+    ('cor_trtC.trtB|id', 0.913706796560922, -0.903720921617874),
+    ('cor_trtC.trtB|id', 0.958354116233686, -0.534823625976136),
+    ('cor_trtC.trtB|id', 0.985309445636767, -0.171252128722818),
+    ('sd_trtC|id', 0.670291135079915, -0.947059353523992),
+    ('sd_trtC|id', 0.837209567108855, -0.335604637781136),
+    ('sd_trtC|id', 0.939535180866603, 0.034533597662333),
+    ('sd_trtC|id', 1.03255846610092, 0.370034853299714),
+    ('sd_trtC|id', 1.19952833276697, 0.886311233259402),
+    ('sd_trtC|id', 1.39428683289745, 1.47966458608819),
+    ('sd_trtC|id', 1.59194902056526, 2.00691778232442),
+    ('sd_trtC|id', 1.81770795870758, 2.48994241738757),
+]
+
+
+def test_singular_profile_against_lme4(singular_slopes, singular_slopes_profile):
+    """lme4's profiles of this fit stop short of the conditional optima (its conditional fits
+    go through chol(R), and R is singular): at every point lme4 evaluated, our conditional
+    minimum of the deviance is at least as low as lme4's (by up to 1.6 here), so lme4's
+    intervals are too narrow (sd_(Intercept)|id: 0.341 to 1.069; ours 0.252 to 1.156, where
+    lme4's own deviance function confirms our limits, see the test above). Where lme4's
+    conditional fits do reach the optimum (cor_trtC.trtB|id from 0.5 to 0.95) the two
+    profiles agree; and the limits at the boundary (+1 for the correlations) are lme4's."""
+    m = singular_slopes
+    pr = _Profiler(m)
+    names = parameter_names(m)
+    ci = singular_slopes_profile.confint()
+    f_hat = float(m._opt.fun)
+    for name, x, z_lme4 in LME4_SINGULAR_PROFILE:
+        z = pr.zeta_at(names.index(name), x)
+        d_ours, d_lme4 = f_hat + z**2, LME4_SINGULAR_DEVIANCE + z_lme4**2
+        assert d_ours <= d_lme4 + 1e-4, (name, x, d_ours - d_lme4)
+        if name == "cor_trtC.trtB|id" and 0.5 < x < 0.95:
+            assert d_ours == pytest.approx(d_lme4, abs=1e-4), (name, x)
+        if d_lme4 - f_hat <= Z95**2:  # lme4 shows x is not rejected: it is in our interval
+            assert ci.loc[name, "2.5 %"] <= x <= ci.loc[name, "97.5 %"], (name, x)
+    for name, (lo, hi) in LME4_SINGULAR_CONFINT.items():
+        for ours, ref in zip(ci.loc[name], (lo, hi)):
+            if ref in (0.0, 1.0, -1.0):
+                assert ours == ref, (name, ours, ref)
