@@ -269,13 +269,8 @@ def string_response_data() -> pd.DataFrame:
 @_cached
 def zero_trials_data() -> pd.DataFrame:
     """30 groups x 10 rows of counts with 0..4 trials: about a fifth of the rows have none."""
-    rng = np.random.default_rng(1020)
-    codes, g = _groups("g", 30, 10)
-    x = rng.normal(size=len(codes))
-    b = rng.normal(0.0, 0.5, size=30)
-    n = rng.integers(0, 5, size=len(codes))
-    s = rng.binomial(n, expit(0.3 + 0.5 * x + b[codes]))
-    return pd.DataFrame({"s": s, "f": n - s, "x": x, "g": g})
+    return _link_data(1020, "logit", (0.3, 0.5), 0.5, max_trials=4, n_groups=30,
+                      per_group=10, min_trials=0)
 
 
 @_cached
@@ -294,15 +289,17 @@ def overdispersed_data() -> pd.DataFrame:
 
 
 def _link_data(
-    seed: int, link: str, beta: tuple[float, float], sd: float, max_trials: int
+    seed: int, link: str, beta: tuple[float, float], sd: float, max_trials: int,
+    n_groups: int = 60, per_group: int = 12, min_trials: int = 1,
 ) -> pd.DataFrame:
+    """Counts (trials min_trials..max_trials) with a random intercept, on any link's scale."""
     rng = np.random.default_rng(seed)
-    codes, g = _groups("g", 60, 12)
+    codes, g = _groups("g", n_groups, per_group)
     x = rng.normal(size=len(codes))
-    b = rng.normal(0.0, sd, size=60)
-    n = rng.integers(1, max_trials + 1, size=len(codes))
+    b = rng.normal(0.0, sd, size=n_groups)
+    n = rng.integers(min_trials, max_trials + 1, size=len(codes))
     s = rng.binomial(n, _inv_link(link, beta[0] + beta[1] * x + b[codes]))
-    return pd.DataFrame({"s": s, "n": n, "x": x, "g": g})
+    return pd.DataFrame({"s": s, "f": n - s, "n": n, "x": x, "g": g})
 
 
 @_cached
@@ -430,13 +427,8 @@ def _nested_newdata(data: pd.DataFrame) -> pd.DataFrame:
 @_cached
 def agq_counts_data() -> pd.DataFrame:
     """40 groups x 6 rows of counts (trials 1..12), SD 1.5: nAGQ = 5 differs from Laplace."""
-    rng = np.random.default_rng(1011)
-    codes, g = _groups("g", 40, 6)
-    x = rng.normal(size=len(codes))
-    b = rng.normal(0.0, 1.5, size=40)
-    n = rng.integers(1, 13, size=len(codes))
-    s = rng.binomial(n, expit(-0.6 + 0.5 * x + b[codes]))
-    return pd.DataFrame({"s": s, "f": n - s, "n": n, "x": x, "g": g})
+    return _link_data(1011, "logit", (-0.6, 0.5), 1.5, max_trials=12, n_groups=40,
+                      per_group=6)
 
 
 @_cached
