@@ -5,8 +5,8 @@ Public API
 glmer, anova, binomial
     Fit binomial GLMMs by maximum likelihood (Laplace or adaptive Gauss-Hermite), compare
     nested models.
-confint, bootstrap, model_equation
-    Profile-likelihood, Wald and bootstrap intervals (``m.profile()`` for the profiles);
+confint, profile, bootstrap, model_equation
+    Profile-likelihood, Wald and bootstrap intervals (``profile(m)`` for the profiles);
     the fitted model as an equation.
 interpret, checks
     Odds ratios and probabilities; simulation-based model checks.
@@ -16,30 +16,86 @@ simulate
     Data generators for the repeated-binary design (probability and logit scale).
 rcompat
     R's random number generators, bit for bit (``rcompat.RRandom``).
+SingularFitWarning, ConvergenceWarning, ...
+    The warning classes glmmteach emits (also in :mod:`glmmteach.warnings`).
+
+Layout
+------
+``glmmteach.model`` (formula -> design -> reterms -> family -> pirls -> deviance -> optimize
+-> fit -> results), ``glmmteach.inference`` (profiles, intervals, likelihood-ratio tests,
+interpretation, the model equation), ``glmmteach.diagnostics`` (simulation-based checks),
+``glmmteach.course`` (lesson figures, widgets, power analysis, exercise checkers, the
+``glmmteach`` command). Imports run downwards only: course -> diagnostics / inference ->
+model -> _util. The short names used in the lessons (``glmmteach.checks``,
+``glmmteach.plots``, ``glmmteach.exercises``, ...) are aliases of those modules.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from glmmteach.warnings import (
+    BootstrapWarning,
+    ConvergenceWarning,
+    GlmmteachWarning,
+    ImpossibleProbabilityWarning,
+    ProfileWarning,
+    RankDeficientWarning,
+    RCompatWarning,
+    RowsDroppedWarning,
+    SeparationWarning,
+    SingularFitWarning,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["glmer", "anova", "binomial", "GlmerResult", "confint", "bootstrap",
-           "model_equation", "datasets", "simulate", "rcompat", "__version__"]
+__all__ = ["glmer", "anova", "binomial", "GlmerResult", "GlmerModel", "confint", "bootstrap",
+           "profile", "model_equation", "datasets", "simulate", "rcompat", "__version__",
+           "GlmmteachWarning", "RowsDroppedWarning", "RankDeficientWarning",
+           "SingularFitWarning", "ConvergenceWarning", "SeparationWarning",
+           "ImpossibleProbabilityWarning", "RCompatWarning", "ProfileWarning",
+           "BootstrapWarning"]
 
 _LAZY = {
-    "glmer": ("glmmteach.fitting", "glmer"),
-    "anova": ("glmmteach.inference", "anova"),
-    "binomial": ("glmmteach.family", "binomial"),
-    "GlmerResult": ("glmmteach.results", "GlmerResult"),
-    "confint": ("glmmteach.intervals", "confint"),
-    "bootstrap": ("glmmteach.intervals", "bootstrap"),
-    "model_equation": ("glmmteach.equation", "model_equation"),
+    "glmer": ("glmmteach.model.fit", "glmer"),
+    "GlmerModel": ("glmmteach.model.fit", "GlmerModel"),
+    "anova": ("glmmteach.inference.lrt", "anova"),
+    "binomial": ("glmmteach.model.family", "binomial"),
+    "GlmerResult": ("glmmteach.model.results", "GlmerResult"),
+    "confint": ("glmmteach.inference.intervals", "confint"),
+    "bootstrap": ("glmmteach.inference.intervals", "bootstrap"),
+    "profile": ("glmmteach.inference.profile", "profile"),
+    "model_equation": ("glmmteach.inference.equation", "model_equation"),
 }
-_SUBMODULES = {"datasets", "simulate", "rcompat", "widgets", "plots", "family", "formula",
-               "design", "deviance", "pirls", "optimize", "results", "inference", "reterms",
-               "profile", "intervals", "interpret", "equation", "checks", "checkplots",
-               "lesson_widgets", "exercises", "power"}
+# Short module names (as the lessons use them) -> where the module lives.
+_MODULES = {
+    "datasets": "glmmteach.datasets",
+    "simulate": "glmmteach.simulate",
+    "rcompat": "glmmteach.rcompat",
+    "warnings": "glmmteach.warnings",
+    "model": "glmmteach.model",
+    "inference": "glmmteach.inference",
+    "diagnostics": "glmmteach.diagnostics",
+    "course": "glmmteach.course",
+    "formula": "glmmteach.model.formula",
+    "design": "glmmteach.model.design",
+    "reterms": "glmmteach.model.reterms",
+    "family": "glmmteach.model.family",
+    "pirls": "glmmteach.model.pirls",
+    "deviance": "glmmteach.model.deviance",
+    "optimize": "glmmteach.model.optimize",
+    "results": "glmmteach.model.results",
+    "intervals": "glmmteach.inference.intervals",
+    "interpret": "glmmteach.inference.interpret",
+    "equation": "glmmteach.inference.equation",
+    "checks": "glmmteach.diagnostics.checks",
+    "checkplots": "glmmteach.diagnostics.plots",
+    "plots": "glmmteach.course.plots",
+    "widgets": "glmmteach.course.widgets",
+    "lesson_widgets": "glmmteach.course.widgets.lessons",
+    "power": "glmmteach.course.power",
+    "exercises": "glmmteach.course.exercises",
+}
 
 
 def __getattr__(name: str):
@@ -49,10 +105,10 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"glmmteach.{name}")
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module 'glmmteach' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))

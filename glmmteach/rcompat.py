@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from glmmteach._warnings import RCompatWarning
+from glmmteach.warnings import RCompatWarning
 
 __all__ = ["RRandom", "qnorm"]
 

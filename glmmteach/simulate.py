@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from glmmteach._warnings import ImpossibleProbabilityWarning
+from glmmteach.warnings import ImpossibleProbabilityWarning
 
 if TYPE_CHECKING:  # pragma: no cover
     from glmmteach.rcompat import RRandom
@@ -208,7 +208,7 @@ def cell_table(
         number.
     """
     factors = _check_factors(factors)
-    cells = _cells(factors)
+    cells = cell_combinations(factors)
     names = list(factors)
     if isinstance(values, pd.Series):
         index = values.index
@@ -383,8 +383,8 @@ def coefs_to_probs(
     probability is :math:`p_{ij} = \operatorname{logit}^{-1}(\eta_{ij})`.
     """
     factors = _check_factors(factors)
-    beta = _coef_vector(coefs, factors)
-    cells = _cells(factors)
+    beta = coef_vector(coefs, factors)
+    cells = cell_combinations(factors)
     names = list(factors)
     eta = np.zeros(len(cells))
     for k, (_, setting) in enumerate(_columns(factors)):
@@ -427,7 +427,7 @@ def interaction(frame: pd.DataFrame, columns: Sequence[str], sep: str = ".") -> 
             levels[col] = [str(c) for c in s.cat.categories]
         else:
             levels[col] = sorted(str(v) for v in s.dropna().unique())
-    categories = [sep.join(c) for c in _cells(levels)]
+    categories = [sep.join(c) for c in cell_combinations(levels)]
     labels = frame[list(columns)].astype(str).agg(sep.join, axis=1)
     return pd.Categorical(labels, categories=categories)
 
@@ -476,8 +476,8 @@ def make_design(
         For sizes or seeds that are not non-negative integers (sizes at least 1), or
         malformed factors.
     """
-    n_subjects = _check_count(n_subjects, "n_subjects")
-    n_days = _check_count(n_days, "n_days")
+    n_subjects = check_count(n_subjects, "n_subjects")
+    n_days = check_count(n_days, "n_days")
     factors = _check_factors(factors)
     source = _random_source(seed, rng)
     ids = np.repeat(np.arange(1, n_subjects + 1), n_days)
@@ -571,7 +571,7 @@ def simulate_probability_scale(
         raise ValueError(
             f"on_impossible must be 'warn', 'missing' or 'raise'; got {on_impossible!r}"
         )
-    sd = _check_sd(sd)
+    sd = check_sd(sd)
     factors = _check_factors(factors)
     table = cell_table(cell_probs, factors, name="cell_probs")
     bad = table[(table < 0) | (table > 1)]
@@ -681,9 +681,9 @@ def simulate_logit_scale(
     term in R's column order, as R evaluates the article's expression, so the R stream
     reproduces R's ``p2`` to the last bit or two.
     """
-    sd = _check_sd(sd)
+    sd = check_sd(sd)
     factors = _check_factors(factors)
-    beta = _coef_vector(coefs, factors)
+    beta = coef_vector(coefs, factors)
     frame, codes, n_subj = _check_design(design, factors)
     source = _random_source(seed, rng)
 
@@ -739,7 +739,7 @@ def expected_impossible_share(
 
     averaged over the cells with weights :math:`w_c`. For :math:`\sigma = 0` the share is 0.
     """
-    sd = _check_sd(sd)
+    sd = check_sd(sd)
     factors = _check_factors(factors)
     table = cell_table(cell_probs, factors, name="cell_probs")
     if weights is None:
@@ -779,7 +779,7 @@ def _like(out: np.ndarray, template):
     return out
 
 
-def _check_count(value, name: str) -> int:
+def check_count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
@@ -787,7 +787,7 @@ def _check_count(value, name: str) -> int:
     return int(value)
 
 
-def _check_sd(sd) -> float:
+def check_sd(sd) -> float:
     if isinstance(sd, bool) or not isinstance(sd, numbers.Real):
         raise ValueError(f"sd must be a non-negative number; got {sd!r}")
     sd = float(sd)
@@ -826,7 +826,7 @@ def _describe_factors(factors: Mapping[str, Sequence[str]]) -> str:
     return "; ".join(f"{f}: {', '.join(map(repr, lv))}" for f, lv in factors.items())
 
 
-def _cells(factors: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
+def cell_combinations(factors: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
     """All cells in R's interaction()/expand.grid order: the first factor varies fastest."""
     rev = [list(levels) for levels in reversed(list(factors.values()))]
     return [tuple(reversed(c)) for c in itertools.product(*rev)]
@@ -847,13 +847,13 @@ def _columns(factors: Mapping[str, Sequence[str]]) -> list[tuple[str, dict[str, 
     for order in range(1, len(names) + 1):
         for term in itertools.combinations(names, order):
             nonref = {f: list(factors[f][1:]) for f in term}
-            for combo in _cells(nonref):
+            for combo in cell_combinations(nonref):
                 setting = dict(zip(term, combo, strict=True))
                 cols.append((":".join(f"{f}{lev}" for f, lev in setting.items()), setting))
     return cols
 
 
-def _coef_vector(coefs, factors) -> np.ndarray:
+def coef_vector(coefs, factors) -> np.ndarray:
     names = [n for n, _ in _columns(factors)]
     if isinstance(coefs, Mapping | pd.Series):
         keys = list(coefs.keys())

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glmmteach._warnings import RCompatWarning
 from glmmteach.rcompat import RRandom, _mt_key_from_seed, qnorm
+from glmmteach.warnings import RCompatWarning
 
 REF_PATH = Path(__file__).parent / "data" / "r_rng_reference.json"
 REF = json.loads(REF_PATH.read_text())

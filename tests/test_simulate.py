@@ -17,8 +17,8 @@ import pytest
 from roracle import find_rscript
 
 from glmmteach import simulate as sim
-from glmmteach._warnings import ImpossibleProbabilityWarning
 from glmmteach.rcompat import RRandom
+from glmmteach.warnings import ImpossibleProbabilityWarning
 
 DATA = Path(__file__).parent / "data"
 
