@@ -15,15 +15,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# JupyterLab refuses to run as root unless told; containers and CI machines often are root
-ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
-
+# The targets call the `glmmteach` command (glmmteach/course/cli.py), which also works without
+# make (Windows: .venv\Scripts\glmmteach lab). `glmmteach lab` adds --allow-root only when
+# run as root; `glmmteach test` runs ruff, then pytest with nbval on tests/ and lessons/.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) lessons/
+	$(BIN)/glmmteach lab
 
 test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg tests lessons
+	$(BIN)/glmmteach test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,7 +38,19 @@ clean:
 .PHONY: demos html
 
 demos: $(STAMP)
-	$(BIN)/python tools/serve_demos.py $(LESSONS)
+	$(BIN)/glmmteach demos $(LESSONS)
 
 html: $(STAMP)
-	$(BIN)/python tools/build_html.py --clean
+	$(BIN)/glmmteach html --clean
+
+# Grade a class: `make grade SUBMISSIONS=hand-ins OUT=grades` (not a sandbox: see README)
+.PHONY: grade check-setup student-copies
+OUT ?= grades
+grade: $(STAMP)
+	$(BIN)/glmmteach grade $(SUBMISSIONS) --out $(OUT)
+
+check-setup: $(STAMP)
+	$(BIN)/glmmteach check-setup
+
+student-copies: $(STAMP)
+	$(BIN)/glmmteach student-copies

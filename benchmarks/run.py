@@ -1,21 +1,25 @@
-"""Time glmmteach.glmer against lme4 on the same data, in one run.
+"""Time glmmteach.glmer against lme4 and glmmTMB on the same data, in one run.
 
 Usage (from the repository root)::
 
     python benchmarks/run.py                      # every default benchmark
-    python benchmarks/run.py --skip-lme4-large    # ... without lme4 on (c) (~140 s of R)
-    python benchmarks/run.py --only a,b           # a subset
+    python benchmarks/run.py --quick              # the fast ones, one repeat each
+    python benchmarks/run.py --only toenail_agq20 # one (or a comma-separated list)
+    python benchmarks/run.py --list               # the benchmark keys
+    python benchmarks/run.py --skip-peers-large   # no lme4/glmmTMB on the large cases
     python benchmarks/run.py --json out.json      # also save the numbers
 
 What is timed
 -------------
 * glmmteach: the full ``glmmteach.glmer(formula, data, ...)`` call in Python (formula parsing,
-  design, fit, standard errors), ``time.perf_counter``, best of ``repeats`` (3 for the fast
-  cases). Large cases run in a fresh Python subprocess that also reports its peak resident
-  memory (see below).
-* lme4: ``system.time(glmer(...))["elapsed"]`` inside R, best of the same number of repeats,
-  so R's startup, loading lme4 and reading the CSV are excluded. All lme4 fits run in ONE
-  ``Rscript`` call through ``tests/roracle.py``.
+  design, fit, standard errors), ``time.perf_counter``, best of ``repeats``. Large cases run
+  in a fresh Python subprocess that also reports its peak resident memory (see below).
+* lme4: ``system.time(glmer(...))["elapsed"]`` inside R with lme4's defaults, best of the
+  same number of repeats, so R's startup, loading lme4 and reading the CSV are excluded. All
+  lme4 fits run in ONE ``Rscript`` call through ``tests/roracle.py``.
+* glmmTMB: the same, ``system.time(glmmTMB(...))``, in one more ``Rscript`` call
+  (``benchmarks/peers.py``), for the models glmmTMB fits (the Laplace approximation; it has
+  no ``nAGQ = 0`` or adaptive quadrature).
 
 Peak memory (large cases): the child process generates the data, runs ONE ``glmer`` call and
 reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the high-water mark of its resident
@@ -23,9 +27,13 @@ set: interpreter, numpy/pandas/scipy, the data, and the fit) before and after th
 child reports its own figure instead of the parent reading ``RUSAGE_CHILDREN`` because the
 parent's children also include Rscript, whose memory would be mixed in.
 
+Targets (issue 9): faster than lme4 on every model, at least 10x where lme4 takes a second
+or more, 15x on the article's model; faster than glmmTMB on every model it fits.
+
 Extending: add a :class:`Benchmark` to ``BENCHMARKS``. Its ``glmmteach_task`` times the Python
-side and ``lme4_options`` / ``lme4_time_key`` choose what is timed in R; benchmark ``d``
-(profile intervals of the article's model) shows the pattern for a non-fit operation.
+side and ``lme4_options`` / ``lme4_time_key`` choose what is timed in R; benchmark
+``profile`` (profile intervals of the article's model) shows the pattern for a non-fit
+operation.
 """
 
 from __future__ import annotations
@@ -50,10 +58,20 @@ from scipy.special import expit
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+HERE = Path(__file__).resolve().parent
+for _p in (TESTS, HERE):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
+import shapes  # noqa: E402
 from crosscheck_models import vegetables_data  # noqa: E402
+from peers import (  # noqa: E402
+    GLMMTMB_MISSING_REASON,
+    TmbSpec,
+    fit_glmmtmb_batch,
+    glmmtmb_available,
+    glmmtmb_version,
+)
 from roracle import (  # noqa: E402
     LME4_MISSING_REASON,
     Lme4Error,
@@ -71,56 +89,6 @@ class Unavailable(Exception):
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
-
-
-def verbagg_like() -> pd.DataFrame:
-    """VerbAgg's shape, simulated: 316 subjects x 24 items, every pair once (7,584 rows).
-
-    Subject covariates Anger (integer 11..39) and Gender (F/M, about 3:1); item attributes
-    btype (curse/scold/shout), situ (other/self) and mode (want/do). Parameters near lme4's
-    fit of ``r2 ~ Anger + Gender + btype + situ + (1|id) + (1|item)`` on VerbAgg.
-    """
-    rng = np.random.default_rng(316024)
-    n_id = 316
-    anger = rng.integers(11, 40, size=n_id)
-    gender = rng.choice(["F", "M"], size=n_id, p=[243 / 316, 73 / 316])
-    items = [
-        (f"S{s}{mode.capitalize()}{btype.capitalize()}", btype, "other" if s <= 2 else "self", mode)
-        for s in (1, 2, 3, 4)
-        for mode in ("want", "do")
-        for btype in ("curse", "scold", "shout")
-    ]
-    n_item = len(items)
-    id_codes = np.repeat(np.arange(n_id), n_item)
-    item_codes = np.tile(np.arange(n_item), n_id)
-    btype = np.array([it[1] for it in items])[item_codes]
-    situ = np.array([it[2] for it in items])[item_codes]
-    mode = np.array([it[3] for it in items])[item_codes]
-    u_id = rng.normal(0.0, 1.34, size=n_id)
-    u_item = rng.normal(0.0, 0.49, size=n_item)
-    eta = (
-        -1.1
-        + 0.057 * anger[id_codes]
-        + 0.32 * (gender[id_codes] == "M")
-        - 1.06 * (btype == "scold")
-        - 2.10 * (btype == "shout")
-        - 1.05 * (situ == "self")
-        + u_id[id_codes]
-        + u_item[item_codes]
-    )
-    y = rng.random(eta.size) < expit(eta)
-    return pd.DataFrame(
-        {
-            "r2": pd.Categorical(np.where(y, "Y", "N"), categories=["N", "Y"]),
-            "Anger": anger[id_codes],
-            "Gender": pd.Categorical(gender[id_codes], categories=["F", "M"]),
-            "btype": pd.Categorical(btype, categories=["curse", "scold", "shout"]),
-            "situ": pd.Categorical(situ, categories=["other", "self"]),
-            "mode": pd.Categorical(mode, categories=["want", "do"]),
-            "id": pd.Categorical.from_codes(id_codes, categories=[str(i + 1) for i in range(n_id)]),
-            "item": pd.Categorical.from_codes(item_codes, categories=[it[0] for it in items]),
-        }
-    )
 
 
 def million_rows() -> pd.DataFrame:
@@ -163,6 +131,8 @@ def _glmmteach():
 def _glmer_kwargs(glmmteach: Any, bench: Benchmark) -> dict[str, Any]:
     family = "binomial" if bench.link == "logit" else glmmteach.binomial(link=bench.link)
     kwargs: dict[str, Any] = {"family": family, "nAGQ": bench.nAGQ}
+    if bench.control is not None:
+        kwargs["control"] = bench.control
     if bench.weights is not None:
         kwargs["weights"] = bench.weights
     return kwargs
@@ -213,12 +183,14 @@ def time_profile_intervals(bench: Benchmark, data: pd.DataFrame, repeats: int) -
     """
     glmmteach = _glmmteach()
     m = glmmteach.glmer(bench.formula, data, **_glmer_kwargs(glmmteach, bench))
-    if not callable(getattr(m, "confint", None)):
-        raise Unavailable("the fitted model has no confint() yet")
+    confint = getattr(m, "confint", None) or getattr(glmmteach, "confint", None)
+    if not callable(confint):
+        raise Unavailable("neither m.confint() nor glmmteach.confint() exists")
+    args = () if confint is getattr(m, "confint", None) else (m,)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        m.confint(method="profile")
+        confint(*args, method="profile")
         times.append(time.perf_counter() - t0)
     return TaskResult(times=times, loglik=float(m.loglik))
 
@@ -230,72 +202,169 @@ class Benchmark:
     ``glmmteach_task(bench, data, repeats) -> TaskResult`` times the Python side;
     ``lme4_options`` are extra :class:`roracle.Lme4Spec` fields and ``lme4_time_key`` the
     result key timed in R (``"elapsed"`` = the glmer call, ``"confint_elapsed"`` = confint).
-    ``large`` runs glmmteach in a fresh subprocess (peak memory) and makes lme4 skippable
-    with ``--skip-lme4-large``.
+    ``large`` runs glmmteach in a fresh subprocess (peak memory) and makes the peers
+    skippable with ``--skip-peers-large``. ``target_ratio`` is the lme4 / glmmteach target;
+    ``None`` means issue 9's rule: 10 where lme4 takes >= 1 s, else 1. ``quick`` marks the
+    benchmarks of ``--quick``.
     """
 
     key: str
     title: str
     make_data: Callable[[], pd.DataFrame]
     formula: str
-    target_ratio: float
     groups: str
+    target_ratio: float | None = None
     nAGQ: int = 1
     weights: str | None = None
     link: str = "logit"
+    control: dict[str, Any] | None = None
     repeats: int = 3
     large: bool = False
     max_memory_gb: float | None = None
     default: bool = True
+    quick: bool = True
+    aliases: tuple[str, ...] = ()
     glmmteach_task: Callable[[Benchmark, pd.DataFrame, int], TaskResult] = time_glmer
     lme4_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     lme4_time_key: str = "elapsed"
 
+    @property
+    def glmmtmb(self) -> bool:
+        """glmmTMB fits this benchmark: a Laplace fit timed through glmer."""
+        return self.nAGQ == 1 and self.glmmteach_task is time_glmer
+
+    def lme4_target(self, t_lme4: float | None) -> float | None:
+        if self.target_ratio is not None:
+            return self.target_ratio
+        if t_lme4 is None:
+            return None
+        return 10.0 if t_lme4 >= 1.0 else 1.0
+
+
+_VERBAGG2 = "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)"
+_CONTRA = "use ~ age + I(age^2) + urban + livch + (1 | district)"
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.key: b
     for b in (
         Benchmark(
-            key="a",
+            key="article", aliases=("a",),
             title="article: vegetables",
             make_data=vegetables_data,
             formula="y ~ trt * sex + (1 | id)",
-            target_ratio=10.0,
+            target_ratio=15.0,
             groups="id 250",
         ),
         Benchmark(
-            key="b",
+            key="verbagg2", aliases=("b",),
             title="VerbAgg-shaped crossed",
-            make_data=verbagg_like,
-            formula="r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
-            target_ratio=1.0,
+            make_data=shapes.verbagg_like,
+            formula=_VERBAGG2,
             groups="id 316 x item 24",
         ),
         Benchmark(
-            key="c",
-            title="1e6 rows, 1e5 groups",
-            make_data=million_rows,
+            key="verbagg3",
+            title="VerbAgg-shaped, 3 terms",
+            make_data=shapes.verbagg_like,
+            formula=_VERBAGG2 + " + (1 | id:btype)",
+            groups="+ id:btype 948",
+            quick=False,
+        ),
+        Benchmark(
+            key="schools",
+            title="nested district/school",
+            make_data=shapes.nested_schools,
+            formula="y ~ x + z + (1 | district/school)",
+            groups="130 / 2,400",
+            repeats=1,
+            quick=False,
+        ),
+        Benchmark(
+            key="mothers",
+            title="nested community/mother",
+            make_data=shapes.nested_mothers,
+            formula="y ~ x + z + (1 | community/mother)",
+            groups="160 / 1,600",
+        ),
+        Benchmark(
+            key="ri_nagq0",
+            title="random intercept, nAGQ = 0",
+            make_data=shapes.contraception_like,
+            formula=_CONTRA,
+            nAGQ=0,
+            groups="district 102",
+        ),
+        Benchmark(
+            key="f24_nagq0",
+            title="24-level factor, nAGQ = 0",
+            make_data=shapes.contraception_like,
+            formula="use ~ age + urban + f24 + (1 | district)",
+            nAGQ=0,
+            groups="district 102",
+        ),
+        Benchmark(
+            key="ri_agq7",
+            title="random intercept, nAGQ = 7",
+            make_data=shapes.contraception_like,
+            formula=_CONTRA,
+            nAGQ=7,
+            groups="district 102",
+        ),
+        Benchmark(
+            key="toenail_agq20",
+            title="toenail-shaped, nAGQ = 20",
+            make_data=shapes.toenail_like,
+            formula="outcome ~ treatment * month + (1 | patient)",
+            nAGQ=20,
+            groups="patient 294",
+        ),
+        Benchmark(
+            key="agq_many",
+            title="1,200 groups, nAGQ = 9",
+            make_data=shapes.agq_many_groups,
             formula="y ~ x + (1 | g)",
-            target_ratio=10.0,
-            groups="g 100,000",
+            nAGQ=9,
+            groups="g 1,200",
+        ),
+        Benchmark(
+            key="crossed_large",
+            title="200k rows, 5,000 x 2,000 crossed",
+            make_data=shapes.crossed_large,
+            formula="y ~ x + (1 | a) + (1 | b)",
+            groups="5,000 x 2,000",
             repeats=1,
             large=True,
             max_memory_gb=2.0,
+            quick=False,
         ),
         Benchmark(
-            key="d",
+            key="million", aliases=("c",),
+            title="1e6 rows, 1e5 groups",
+            make_data=million_rows,
+            formula="y ~ x + (1 | g)",
+            groups="g 100,000",
+            target_ratio=10.0,
+            repeats=1,
+            large=True,
+            max_memory_gb=2.0,
+            quick=False,
+        ),
+        Benchmark(
+            key="profile", aliases=("d",),
             title="profile intervals (article)",
             make_data=vegetables_data,
             formula="y ~ trt * sex + (1 | id)",
             target_ratio=10.0,
             groups="id 250",
             repeats=3,
+            quick=False,
             glmmteach_task=time_profile_intervals,
             lme4_options={"confint": "profile"},
             lme4_time_key="confint_elapsed",
         ),
     )
 }
+_ALIASES = {alias: b.key for b in BENCHMARKS.values() for alias in b.aliases}
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,13 +421,84 @@ def _fmt(x: float | None, spec: str) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _resolve(keys: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    out = []
+    for k in keys:
+        k = _ALIASES.get(k, k)
+        if k not in BENCHMARKS:
+            close = [c for c in BENCHMARKS if k in c or c in k]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            parser.error(f"unknown benchmark {k!r}{hint}; choose from {', '.join(BENCHMARKS)}")
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def _peer_fits(selected, datasets, args) -> tuple[dict[str, Any], dict[str, Any]]:
+    """lme4's and glmmTMB's results per key (a dict), or a string saying why not."""
+    lme4: dict[str, Any] = {}
+    tmb: dict[str, Any] = {}
+    skip = "skipped (--skip-peers-large)"
+    if args.no_lme4 or args.no_peers:
+        lme4 = {b.key: "not run (--no-lme4)" for b in selected}
+    elif not lme4_available():
+        lme4 = {b.key: LME4_MISSING_REASON for b in selected}
+    else:
+        specs = {}
+        for bench in selected:
+            if bench.large and args.skip_peers_large:
+                lme4[bench.key] = skip
+                continue
+            specs[bench.key] = Lme4Spec(
+                data=datasets[bench.key], formula=bench.formula, nAGQ=bench.nAGQ,
+                weights=bench.weights, link=bench.link,
+                repeats=args.repeats or bench.repeats, **bench.lme4_options)
+        if specs:
+            print(f"lme4: fitting {', '.join(specs)} in one Rscript call ...", flush=True)
+            try:
+                fits = fit_lme4_batch(specs, timeout=None)
+            except Lme4Error as exc:
+                fits = {k: {"error": str(exc)} for k in specs}
+            for key in specs:
+                lme4[key] = fits[key] if fits[key]["error"] is None else fits[key]["error"]
+    for bench in selected:
+        if not bench.glmmtmb:
+            tmb[bench.key] = "-"
+    todo = [b for b in selected if b.glmmtmb]
+    if args.no_glmmtmb or args.no_peers:
+        tmb.update({b.key: "not run (--no-glmmtmb)" for b in todo})
+    elif not glmmtmb_available():
+        tmb.update({b.key: GLMMTMB_MISSING_REASON for b in todo})
+    else:
+        specs = {}
+        for bench in todo:
+            if bench.large and args.skip_peers_large:
+                tmb[bench.key] = skip
+                continue
+            specs[bench.key] = TmbSpec(datasets[bench.key], bench.formula, link=bench.link,
+                                       weights=bench.weights,
+                                       repeats=args.repeats or bench.repeats)
+        if specs:
+            print(f"glmmTMB: fitting {', '.join(specs)} in one Rscript call ...", flush=True)
+            fits = fit_glmmtmb_batch(specs)
+            for key in specs:
+                tmb[key] = fits[key] if fits[key]["error"] is None else fits[key]["error"]
+    return lme4, tmb
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated keys, e.g. a,b (default: all defaults)")
-    parser.add_argument(
-        "--skip-lme4-large", action="store_true", help="do not run lme4 on the large cases"
-    )
-    parser.add_argument("--no-lme4", action="store_true", help="time glmmteach only")
+    parser.add_argument("--only", help="comma-separated keys, e.g. article,toenail_agq20")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the fast benchmarks, one repeat each (with --only: one "
+                        "repeat)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--skip-peers-large", "--skip-lme4-large", action="store_true",
+                        dest="skip_peers_large",
+                        help="do not run lme4 or glmmTMB on the large cases")
+    parser.add_argument("--no-lme4", action="store_true", help="do not run lme4")
+    parser.add_argument("--no-glmmtmb", action="store_true", help="do not run glmmTMB")
+    parser.add_argument("--no-peers", action="store_true", help="time glmmteach only")
     parser.add_argument("--repeats", type=int, help="override every benchmark's repeat count")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -368,17 +508,23 @@ def main(argv: list[str] | None = None) -> int:
         bench = BENCHMARKS[args.child]
         _child(args.child, args.repeats or bench.repeats)
         return 0
-
+    if args.list:
+        for b in BENCHMARKS.values():
+            alias = f" (alias {', '.join(b.aliases)})" if b.aliases else ""
+            print(f"{b.key:14} {b.title:34} {b.formula}  nAGQ={b.nAGQ}{alias}")
+        return 0
+    if args.quick and args.repeats is None:
+        args.repeats = 1
     if args.only:
-        keys = [k.strip() for k in args.only.split(",") if k.strip()]
-        unknown = [k for k in keys if k not in BENCHMARKS]
-        if unknown:
-            parser.error(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+        keys = _resolve([k.strip() for k in args.only.split(",") if k.strip()], parser)
+    elif args.quick:
+        keys = [k for k, b in BENCHMARKS.items() if b.default and b.quick]
     else:
         keys = [k for k, b in BENCHMARKS.items() if b.default]
     selected = [BENCHMARKS[k] for k in keys]
 
-    versions = lme4_versions() if not args.no_lme4 else None
+    versions = lme4_versions() if not (args.no_lme4 or args.no_peers) else None
+    tmb_version = glmmtmb_version() if not (args.no_glmmtmb or args.no_peers) else None
     try:
         import glmmteach
 
@@ -388,8 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"glmmteach {gt_version} | Python {platform.python_version()}, numpy {np.__version__} | "
         + (f"R {versions['R']}, lme4 {versions['lme4']}" if versions else "lme4: not run")
+        + (f", glmmTMB {tmb_version}" if tmb_version else ", glmmTMB: not run")
         + f" | {os.cpu_count()} CPUs, {platform.machine()}"
     )
+    if not args.no_peers:
+        _warm_up()
 
     datasets: dict[str, pd.DataFrame] = {}
     ours: dict[str, TaskResult | str] = {}
@@ -402,44 +551,23 @@ def main(argv: list[str] | None = None) -> int:
         res = ours[bench.key]
         print(_fmt_time(min(res.times)) if isinstance(res, TaskResult) else f"n/a ({res})")
 
-    theirs: dict[str, dict[str, Any] | str] = {}
-    if args.no_lme4:
-        theirs = dict.fromkeys(keys, "not run (--no-lme4)")
-    elif not lme4_available():
-        theirs = dict.fromkeys(keys, LME4_MISSING_REASON)
-    else:
-        specs = {}
-        for bench in selected:
-            if bench.large and args.skip_lme4_large:
-                theirs[bench.key] = "skipped (--skip-lme4-large)"
-                continue
-            specs[bench.key] = Lme4Spec(
-                data=datasets[bench.key],
-                formula=bench.formula,
-                nAGQ=bench.nAGQ,
-                weights=bench.weights,
-                link=bench.link,
-                repeats=args.repeats or bench.repeats,
-                **bench.lme4_options,
-            )
-        if specs:
-            print(f"lme4: fitting {', '.join(specs)} in one Rscript call ...", flush=True)
-            try:
-                fits = fit_lme4_batch(specs, timeout=None)
-            except Lme4Error as exc:
-                fits = {k: {"error": str(exc)} for k in specs}
-            for key in specs:
-                theirs[key] = fits[key] if fits[key]["error"] is None else fits[key]["error"]
+    theirs, tmb = _peer_fits(selected, datasets, args)
 
     rows = []
     for bench in selected:
-        res, ref = ours[bench.key], theirs[bench.key]
+        res, ref, tref = ours[bench.key], theirs[bench.key], tmb[bench.key]
         t_ours = min(res.times) if isinstance(res, TaskResult) else None
         t_lme4 = ref[bench.lme4_time_key] if isinstance(ref, dict) else None
+        t_tmb = tref["elapsed"] if isinstance(tref, dict) else None
         ll_ours = res.loglik if isinstance(res, TaskResult) else None
         ll_lme4 = ref["loglik_full"] if isinstance(ref, dict) else None
+        ll_tmb = tref["loglik"] if isinstance(tref, dict) else None
         ratio = t_lme4 / t_ours if t_ours and t_lme4 is not None else None
-        met = None if ratio is None else ratio >= bench.target_ratio
+        ratio_tmb = t_tmb / t_ours if t_ours and t_tmb is not None else None
+        target = bench.lme4_target(t_lme4)
+        met = None if ratio is None else ratio >= target
+        if ratio_tmb is not None:
+            met = (met if met is not None else True) and ratio_tmb > 1.0
         peak_gb = (
             res.peak_rss_mb / 1024 if isinstance(res, TaskResult) and res.peak_rss_mb else None
         )
@@ -450,14 +578,18 @@ def main(argv: list[str] | None = None) -> int:
                 "key": bench.key,
                 "title": bench.title,
                 "formula": bench.formula,
+                "nAGQ": bench.nAGQ,
                 "rows": len(datasets[bench.key]),
                 "groups": bench.groups,
                 "glmmteach_s": t_ours,
                 "glmmteach_all_s": res.times if isinstance(res, TaskResult) else None,
                 "lme4_s": t_lme4,
                 "lme4_all_s": ref.get("elapsed_all") if isinstance(ref, dict) else None,
+                "glmmtmb_s": t_tmb,
+                "glmmtmb_all_s": tref.get("elapsed_all") if isinstance(tref, dict) else None,
                 "ratio": ratio,
-                "target_ratio": bench.target_ratio,
+                "ratio_glmmtmb": ratio_tmb,
+                "target_ratio": target,
                 "peak_rss_gb": peak_gb,
                 "rss_before_fit_gb": (
                     res.rss_before_mb / 1024
@@ -468,8 +600,10 @@ def main(argv: list[str] | None = None) -> int:
                 "target_met": met,
                 "loglik_glmmteach": ll_ours,
                 "loglik_lme4": ll_lme4,
+                "loglik_glmmtmb": ll_tmb,
                 "glmmteach_note": None if isinstance(res, TaskResult) else res,
                 "lme4_note": None if isinstance(ref, dict) else ref,
+                "glmmtmb_note": None if isinstance(tref, dict) or tref == "-" else tref,
                 "lme4_convergence": (
                     ref.get("convergence_problems") if isinstance(ref, dict) else None
                 ),
@@ -481,34 +615,48 @@ def main(argv: list[str] | None = None) -> int:
         )
     _print_table(rows)
     if args.json:
-        Path(args.json).write_text(json.dumps({"versions": versions, "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps(
+            {"versions": versions, "glmmTMB": tmb_version, "rows": rows}, indent=2))
         print(f"wrote {args.json}")
     return 0
 
 
+def _warm_up() -> None:
+    """One small fit first, so imports and first-call costs are not charged to a benchmark."""
+    try:
+        glmmteach = _glmmteach()
+    except Unavailable:
+        return
+    glmmteach.glmer("y ~ x + (1 | g)", shapes.agq_many_groups().iloc[:600])
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'':2} {'benchmark':28} {'rows':>10} {'groups':>17} {'glmmteach':>10} {'lme4':>10} "
-        f"{'lme4/ours':>9} {'target':>7} {'met':>4} {'logLik glmmteach':>17} {'logLik lme4':>17} "
-        f"{'diff':>9}"
+        f"{'benchmark':14} {'rows':>9} {'nAGQ':>4} {'glmmteach':>10} {'lme4':>10} "
+        f"{'glmmTMB':>10} {'lme4/ours':>9} {'TMB/ours':>8} {'target':>7} {'met':>4} "
+        f"{'logLik glmmteach':>17} {'- lme4':>9} {'- TMB':>9}"
     )
     print()
     print(header)
     print("-" * len(header))
     for r in rows:
-        diff = (
-            r["loglik_glmmteach"] - r["loglik_lme4"]
-            if r["loglik_glmmteach"] is not None and r["loglik_lme4"] is not None
-            else None
-        )
+        d_lme4 = (r["loglik_glmmteach"] - r["loglik_lme4"]
+                  if r["loglik_glmmteach"] is not None and r["loglik_lme4"] is not None
+                  else None)
+        d_tmb = (r["loglik_glmmteach"] - r["loglik_glmmtmb"]
+                 if r["loglik_glmmteach"] is not None and r["loglik_glmmtmb"] is not None
+                 else None)
         met = "n/a" if r["target_met"] is None else ("yes" if r["target_met"] else "NO")
+        tgt = "n/a" if r["target_ratio"] is None else ">=" + format(r["target_ratio"], "g") + "x"
         print(
-            f"{r['key']:2} {r['title'][:28]:28} {r['rows']:>10,} {r['groups']:>17} "
+            f"{r['key'][:14]:14} {r['rows']:>9,} {r['nAGQ']:>4} "
             f"{_fmt_time(r['glmmteach_s']):>10} {_fmt_time(r['lme4_s']):>10} "
+            f"{_fmt_time(r['glmmtmb_s']) if r['glmmtmb_s'] is not None else '-':>10} "
             f"{_fmt(r['ratio'], '.1f') + ('x' if r['ratio'] else ''):>9} "
-            f"{'>=' + format(r['target_ratio'], 'g') + 'x':>7} {met:>4} "
-            f"{_fmt(r['loglik_glmmteach'], '.5f'):>17} {_fmt(r['loglik_lme4'], '.5f'):>17} "
-            f"{_fmt(diff, '+.1e'):>9}"
+            f"{_fmt(r['ratio_glmmtmb'], '.1f') + ('x' if r['ratio_glmmtmb'] else ''):>8} "
+            f"{tgt:>7} {met:>4} "
+            f"{_fmt(r['loglik_glmmteach'], '.5f'):>17} {_fmt(d_lme4, '+.1e'):>9} "
+            f"{_fmt(d_tmb, '+.1e'):>9}"
         )
     print()
     for r in rows:
@@ -523,7 +671,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                     "the fit. Peak RSS (ru_maxrss) of a fresh Python process that built the data "
                     "and ran one glmer call."
                 )
-        for what in ("glmmteach_note", "lme4_note"):
+        for what in ("glmmteach_note", "lme4_note", "glmmtmb_note"):
             if r[what]:
                 print(f"({r['key']}) {what.split('_')[0]}: {r[what]}")
         if r["estimates_note"]:
@@ -531,8 +679,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         if r["lme4_convergence"]:
             print(f"({r['key']}) lme4 convergence warnings: {r['lme4_convergence']}")
     print(
-        "Times: glmmteach = full glmer() call in Python; lme4 = system.time(glmer(...)) inside R"
-        " (startup and data loading excluded); best of the repeats shown in --json."
+        "Times: glmmteach = full glmer() call in Python; lme4 / glmmTMB = system.time(...) "
+        "inside R (startup and data loading excluded); best of the repeats (all in --json). "
+        "logLik columns: glmmteach's, and its difference from each peer's (nAGQ > 1: lme4's "
+        "value completed with the saturated log-likelihood)."
     )
 
 

@@ -38,7 +38,9 @@ from glmmteach.warnings import (
     BootstrapWarning,
     ConvergenceWarning,
     GlmmteachWarning,
+    GroupSeparationWarning,
     ImpossibleProbabilityWarning,
+    NonIntegerSuccessesWarning,
     ProfileWarning,
     RankDeficientWarning,
     RCompatWarning,
@@ -49,16 +51,20 @@ from glmmteach.warnings import (
 
 __version__ = "0.1.0"
 
-__all__ = ["glmer", "anova", "binomial", "GlmerResult", "GlmerModel", "confint", "bootstrap",
+__all__ = ["glmer", "glmer_control", "GlmerControl", "ConvergenceError", "anova", "binomial",
+           "GlmerResult", "GlmerModel", "confint", "bootstrap",
            "profile", "model_equation", "datasets", "simulate", "rcompat", "__version__",
            "GlmmteachWarning", "RowsDroppedWarning", "RankDeficientWarning",
            "SingularFitWarning", "ConvergenceWarning", "SeparationWarning",
            "ImpossibleProbabilityWarning", "RCompatWarning", "ProfileWarning",
-           "BootstrapWarning"]
+           "BootstrapWarning", "NonIntegerSuccessesWarning", "GroupSeparationWarning"]
 
 _LAZY = {
     "glmer": ("glmmteach.model.fit", "glmer"),
     "GlmerModel": ("glmmteach.model.fit", "GlmerModel"),
+    "glmer_control": ("glmmteach.model.control", "glmer_control"),
+    "GlmerControl": ("glmmteach.model.control", "GlmerControl"),
+    "ConvergenceError": ("glmmteach.model.control", "ConvergenceError"),
     "anova": ("glmmteach.inference.lrt", "anova"),
     "binomial": ("glmmteach.model.family", "binomial"),
     "GlmerResult": ("glmmteach.model.results", "GlmerResult"),

@@ -18,6 +18,10 @@ Public API
 
 The reference values in ``tests/data/r_rng_reference.json`` come from R itself (see
 ``tools/r_rng_reference.R``).
+
+Imports only ``glmmteach.warnings``, ``glmmteach._util`` and the other modules at the side
+(``rcompat``, ``simulate``, ``datasets``); never ``model``, ``inference``, ``diagnostics`` or
+``course``.
 """
 
 from __future__ import annotations

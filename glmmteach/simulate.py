@@ -19,6 +19,10 @@ generator (the default, ``rng="numpy"``), or, with ``rng="r"``, an int for a fre
 :class:`glmmteach.rcompat.RRandom` stream (R's ``set.seed``). An ``RRandom`` object passed as
 ``seed`` continues that stream, as consecutive R calls do. With the R stream the generators
 draw exactly what the article's R code draws, in the same order, and so reproduce R's numbers.
+
+Imports only ``glmmteach.warnings``, ``glmmteach._util`` and the other modules at the side
+(``rcompat``, ``simulate``, ``datasets``); never ``model``, ``inference``, ``diagnostics`` or
+``course``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from glmmteach._util.validate import check_count, check_sd
 from glmmteach.warnings import ImpossibleProbabilityWarning
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -777,23 +782,6 @@ def _like(out: np.ndarray, template):
     if np.ndim(template) == 0:
         return float(out)
     return out
-
-
-def check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def check_sd(sd) -> float:
-    if isinstance(sd, bool) or not isinstance(sd, numbers.Real):
-        raise ValueError(f"sd must be a non-negative number; got {sd!r}")
-    sd = float(sd)
-    if not math.isfinite(sd) or sd < 0:
-        raise ValueError(f"sd must be a non-negative finite number; got {sd!r}")
-    return sd
 
 
 def _check_factors(factors) -> dict[str, tuple[str, ...]]:

@@ -1,4 +1,9 @@
-"""Warning classes used across glmmteach, so tests and lessons can filter them precisely."""
+"""Warning classes used across glmmteach, so tests and lessons can filter them precisely.
+
+Imports only ``glmmteach.warnings``, ``glmmteach._util`` and the other modules at the side
+(``rcompat``, ``simulate``, ``datasets``); never ``model``, ``inference``, ``diagnostics`` or
+``course``.
+"""
 
 from __future__ import annotations
 
@@ -63,3 +68,12 @@ class ProfileWarning(GlmmteachWarning):
 
 class BootstrapWarning(GlmmteachWarning):
     """Some bootstrap refits failed (they are counted and reported, never dropped silently)."""
+
+
+class NonIntegerSuccessesWarning(GlmmteachWarning):
+    """Proportion x weights (the numbers of successes) is not a whole number (R: "non-integer
+    #successes in a binomial glm!")."""
+
+
+class GroupSeparationWarning(ConvergenceWarning):
+    """Every cluster of a grouping factor is all 0 or all 1: its SD is not identified."""

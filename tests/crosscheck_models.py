@@ -18,7 +18,12 @@ The cases cover (the numbers in brackets are the items of the cross-check plan):
 7. adaptive Gauss-Hermite nAGQ = 5 on counts and nAGQ = 25 on 0/1 data [13];
 8. a singular fit [14]; ``I(x^2)``, a 3-level factor in a numeric interaction, ``C()`` and
    ``factor()`` [15];
-9. nAGQ = 0 [16].
+9. nAGQ = 0 [16];
+10. larger shapes (issue 9), each compared with lme4 at ``tolPwrss = 1e-12``: three crossed
+    and nested terms, a large nested design, nAGQ = 0 with a 24-level fixed factor, and
+    adaptive quadrature on 1,200 groups [17];
+11. glmer's lme4 arguments: the cauchit link, ``offset=`` beside ``offset()``, ``start=``,
+    and ``control=`` (optimizer and tolerance) [18].
 """
 
 from __future__ import annotations
@@ -58,6 +63,14 @@ class CrossCheckCase:
     nAGQ, weights, link
         The glmer options: ``glmer(formula, data, family=binomial(link), nAGQ=nAGQ,
         weights=weights)``; ``weights`` names a column.
+    offset, start, control
+        glmer's ``offset=`` (a column name), ``start=`` and ``control=`` (a dict).
+    lme4_formula, lme4_start, lme4_control, lme4_offset
+        What lme4 gets instead: its formula (default: ``formula``), R code for ``start =``
+        and ``control =``, and the column for ``offset =``.
+    tight_reference : bool
+        Compare with lme4's fit at ``glmerControl(tolPwrss = 1e-12)`` (lme4 evaluating its
+        objective exactly) instead of lme4's defaults.
     truth : dict
         The simulation's parameters ("fixef": {column name: value}, "sd": {...}, ...), for
         the R-side sanity check and for readers.
@@ -80,6 +93,14 @@ class CrossCheckCase:
     expect_singular: bool = False
     make_newdata: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     description: str = ""
+    offset: str | None = None
+    start: dict[str, Any] | None = None
+    control: dict[str, Any] | None = None
+    lme4_formula: str | None = None
+    lme4_start: str | None = None
+    lme4_control: str | None = None
+    lme4_offset: str | None = None
+    tight_reference: bool = False
 
     def data(self) -> pd.DataFrame:
         return self.make_data()
@@ -98,6 +119,9 @@ class CrossCheckCase:
         kwargs: dict[str, Any] = {"family": family, "nAGQ": self.nAGQ}
         if self.weights is not None:
             kwargs["weights"] = self.weights
+        for name in ("offset", "start", "control"):
+            if getattr(self, name) is not None:
+                kwargs[name] = getattr(self, name)
         return kwargs
 
     def lme4_spec(self, **options: Any):
@@ -105,9 +129,15 @@ class CrossCheckCase:
         from roracle import Lme4Spec
 
         newdata = self.newdata()
+        if self.lme4_start is not None:
+            options.setdefault("start", self.lme4_start)
+        if self.lme4_control is not None:
+            options.setdefault("control", self.lme4_control)
+        if self.lme4_offset is not None:
+            options.setdefault("offset", self.lme4_offset)
         return Lme4Spec(
             data=self.data(),
-            formula=self.formula,
+            formula=self.lme4_formula or self.formula,
             nAGQ=self.nAGQ,
             weights=self.weights,
             link=self.link,
@@ -147,6 +177,8 @@ def _inv_link(link: str, eta: np.ndarray) -> np.ndarray:
         return ndtr(eta)
     if link == "cloglog":
         return -np.expm1(-np.exp(eta))
+    if link == "cauchit":
+        return 0.5 + np.arctan(eta) / np.pi
     raise ValueError(f"unknown link {link!r}")
 
 
@@ -532,6 +564,111 @@ def nagq0_data() -> pd.DataFrame:
     return pd.DataFrame({"y": y.astype(np.int64), "x": x, "f2": f2, "g": g})
 
 
+@_cached
+def three_terms_data() -> pd.DataFrame:
+    """200 subjects x 18 items (6 per btype), 0/1: subject, item and subject:btype effects.
+
+    SDs 1.0 (subject), 0.5 (item), 0.7 (subject within btype): VerbAgg's
+    ``(1|id) + (1|item) + (1|id:btype)`` shape, smaller.
+    """
+    rng = np.random.default_rng(1016)
+    n_id, n_item = 200, 18
+    id_codes = np.repeat(np.arange(n_id), n_item)
+    item_codes = np.tile(np.arange(n_item), n_id)
+    bt = item_codes % 3
+    anger = rng.normal(size=n_id)
+    u_id = rng.normal(0.0, 1.0, n_id)
+    u_item = rng.normal(0.0, 0.5, n_item)
+    u_idbt = rng.normal(0.0, 0.7, (n_id, 3))
+    eta = (-0.3 + 0.5 * anger[id_codes] - 0.8 * (bt == 1) - 1.4 * (bt == 2)
+           + u_id[id_codes] + u_item[item_codes] + u_idbt[id_codes, bt])
+    y = rng.random(len(eta)) < expit(eta)
+    return pd.DataFrame({
+        "y": y.astype(np.int64),
+        "anger": anger[id_codes],
+        "btype": pd.Categorical(np.array(["curse", "scold", "shout"])[bt],
+                                categories=["curse", "scold", "shout"]),
+        "id": pd.Categorical.from_codes(id_codes, categories=_labels("s", n_id)),
+        "item": pd.Categorical.from_codes(item_codes, categories=_labels("i", n_item)),
+    })
+
+
+@_cached
+def large_nested_data() -> pd.DataFrame:
+    """6,000 pupils in 900 schools in 60 districts (school labels reused); SDs 0.6 and 0.8."""
+    rng = np.random.default_rng(1017)
+    n_d, n_s, n = 60, 900, 6000
+    school_district = np.repeat(np.arange(n_d), n_s // n_d)
+    row_school = np.sort(np.concatenate([np.arange(n_s), rng.integers(0, n_s, n - n_s)]))
+    row_district = school_district[row_school]
+    local = row_school - (n_s // n_d) * row_district
+    x = rng.normal(size=n)
+    eta = (-0.4 + 0.5 * x + rng.normal(0.0, 0.6, n_d)[row_district]
+           + rng.normal(0.0, 0.8, n_s)[row_school])
+    y = rng.random(n) < expit(eta)
+    return pd.DataFrame({
+        "y": y.astype(np.int64),
+        "x": x,
+        "district": pd.Categorical.from_codes(row_district, categories=_labels("d", n_d)),
+        "school": pd.Categorical.from_codes(local, categories=_labels("sch", n_s // n_d)),
+    })
+
+
+@_cached
+def many_levels_data() -> pd.DataFrame:
+    """1,934 rows in 102 groups with a 24-level fixed factor f24 (unequal level sizes)."""
+    rng = np.random.default_rng(1018)
+    n, n_g = 1934, 102
+    g = np.sort(np.concatenate([np.arange(n_g), rng.integers(0, n_g, n - n_g)]))
+    age = rng.normal(size=n)
+    p24 = np.linspace(1.0, 3.0, 24)
+    f24 = rng.choice(24, size=n, p=p24 / p24.sum())
+    eff = rng.normal(0.0, 0.4, 24)
+    eff[0] = 0.0
+    eta = -0.6 + 0.3 * age + eff[f24] + rng.normal(0.0, 0.5, n_g)[g]
+    y = rng.random(n) < expit(eta)
+    return pd.DataFrame({
+        "y": y.astype(np.int64),
+        "age": age,
+        "f24": pd.Categorical.from_codes(f24, categories=_labels("k", 24)),
+        "g": pd.Categorical.from_codes(g, categories=_labels("g", n_g)),
+    })
+
+
+@_cached
+def agq_many_groups_data() -> pd.DataFrame:
+    """1,200 groups x 5 rows of 0/1 data, SD 1.5: adaptive quadrature on > 1,000 groups."""
+    rng = np.random.default_rng(1019)
+    codes, g = _groups("g", 1200, 5)
+    x = rng.normal(size=len(codes))
+    b = rng.normal(0.0, 1.5, size=1200)
+    y = rng.random(len(codes)) < expit(-0.2 + 0.8 * x + b[codes])
+    return pd.DataFrame({"y": y.astype(np.int64), "x": x, "g": g})
+
+
+@_cached
+def cauchit_data() -> pd.DataFrame:
+    """60 groups x 12 rows of counts (trials 1..6) simulated on the cauchit scale."""
+    return _link_data(1022, "cauchit", (0.3, 0.7), 0.6, max_trials=6)
+
+
+@_cached
+def offset_data() -> pd.DataFrame:
+    """Counts with two known offsets: o1 (used as offset() in the formula) and o2 (offset=).
+
+    40 groups x 10 rows, trials 2..10; eta = -0.5 + 0.6 x + o1 + o2 + b, SD 0.7.
+    """
+    rng = np.random.default_rng(1023)
+    codes, g = _groups("g", 40, 10)
+    m = len(codes)
+    x = rng.normal(size=m)
+    o1 = rng.normal(0.0, 0.5, m)
+    o2 = np.log(rng.uniform(0.5, 2.0, m))
+    n = rng.integers(2, 11, size=m)
+    s = rng.binomial(n, expit(-0.5 + 0.6 * x + o1 + o2 + rng.normal(0.0, 0.7, 40)[codes]))
+    return pd.DataFrame({"s": s, "f": n - s, "x": x, "o1": o1, "o2": o2, "g": g})
+
+
 # --------------------------------------------------------------------------------------------
 # The cases
 # --------------------------------------------------------------------------------------------
@@ -740,6 +877,83 @@ CASES: tuple[CrossCheckCase, ...] = (
         nAGQ=0,
         truth={"fixef": {"(Intercept)": -0.3, "x": 0.6, "f2trt": 0.8}, "sd": {"g": 0.9}},
         description="[16] nAGQ = 0: beta from PIRLS, theta alone optimized",
+    ),
+    CrossCheckCase(
+        name="three_terms",
+        make_data=three_terms_data,
+        formula="y ~ anger + btype + (1 | id) + (1 | item) + (1 | id:btype)",
+        truth={"fixef": {"anger": 0.5, "btypescold": -0.8, "btypeshout": -1.4},
+               "sd": {"id": 1.0, "item": 0.5, "id:btype": 0.7}},
+        tight_reference=True,
+        description="[17] three terms, crossed and nested: VerbAgg's (1|id) + (1|item) + "
+        "(1|id:btype) shape",
+    ),
+    CrossCheckCase(
+        name="large_nested",
+        make_data=large_nested_data,
+        formula="y ~ x + (1 | district/school)",
+        truth={"fixef": {"(Intercept)": -0.4, "x": 0.5},
+               "sd": {"school:district": 0.8, "district": 0.6}},
+        tight_reference=True,
+        description="[17] a large two-level nested design: 900 schools in 60 districts",
+    ),
+    CrossCheckCase(
+        name="nagq0_many_levels",
+        make_data=many_levels_data,
+        formula="y ~ age + f24 + (1 | g)",
+        nAGQ=0,
+        truth={"fixef": {"age": 0.3}, "sd": {"g": 0.5}},
+        tight_reference=True,
+        description="[17] nAGQ = 0 with a 24-level fixed factor (25 fixed effects)",
+    ),
+    CrossCheckCase(
+        name="agq_many_groups",
+        make_data=agq_many_groups_data,
+        formula="y ~ x + (1 | g)",
+        nAGQ=9,
+        truth={"fixef": {"(Intercept)": -0.2, "x": 0.8}, "sd": {"g": 1.5}},
+        tight_reference=True,
+        description="[17] adaptive quadrature (nAGQ = 9) on 1,200 groups",
+    ),
+    CrossCheckCase(
+        name="cauchit_link",
+        make_data=cauchit_data,
+        formula="cbind(s, f) ~ x + (1 | g)",
+        link="cauchit",
+        truth={"fixef": {"(Intercept)": 0.3, "x": 0.7}, "sd": {"g": 0.6}},
+        description="[18] the cauchit link",
+    ),
+    CrossCheckCase(
+        name="offset_argument",
+        make_data=offset_data,
+        formula="cbind(s, f) ~ x + offset(o1) + (1 | g)",
+        offset="o2",
+        lme4_offset="o2",
+        truth={"fixef": {"(Intercept)": -0.5, "x": 0.6}, "sd": {"g": 0.7}},
+        description="[18] offset= beside offset() in the formula; lme4 gets offset = o2 too "
+        "(the two are added)",
+    ),
+    CrossCheckCase(
+        name="start_values",
+        make_data=crossed_data,
+        formula="y ~ x + (1 | a) + (1 | b)",
+        start={"theta": [0.3, 1.5], "fixef": [0.0, 0.0]},
+        lme4_start="list(theta = c(0.3, 1.5), fixef = c(0, 0))",
+        truth={"fixef": {"(Intercept)": 0.4, "x": 0.5}, "sd": {"a": 0.9, "b": 0.6}},
+        description="[18] start= with theta and fixef, as lme4's start = list(...)",
+    ),
+    CrossCheckCase(
+        name="control_bobyqa",
+        make_data=correlated_slopes_data,
+        formula="cbind(s, f) ~ x + (1 + x | g)",
+        control={"optimizer": "bobyqa", "tolPwrss": 1e-12,
+                 "check.conv.singular": "ignore"},
+        lme4_control='glmerControl(optimizer = "bobyqa", tolPwrss = 1e-12, '
+        'check.conv.singular = "ignore")',
+        truth={"fixef": {"(Intercept)": -0.3, "x": 0.7}, "sd": {"(Intercept)": 1.0, "x": 0.6},
+               "cor": 0.4},
+        description="[18] control= in lme4's spelling: derivative-free optimizer, tight "
+        "tolerance",
     ),
 )
 

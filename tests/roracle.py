@@ -199,6 +199,10 @@ class Lme4Spec:
         Link of ``binomial(link = ...)``.
     control : str, optional
         R code for the ``control`` argument, e.g. ``'glmerControl(optimizer = "bobyqa")'``.
+    start : str, optional
+        R code for the ``start`` argument, e.g. ``"list(theta = 0.5, fixef = c(0, 1))"``.
+    offset : str, optional
+        Name of the column passed as ``offset =`` (added to any ``offset()`` in the formula).
     repeats : int
         Fit this many times and report the fastest ``system.time`` (the model is the last one).
     confint : str, optional
@@ -227,6 +231,8 @@ class Lme4Spec:
     weights: str | None = None
     link: str = "logit"
     control: str | None = None
+    start: str | None = None
+    offset: str | None = None
     repeats: int = 1
     confint: str | None = None
     confint_parm: str | list[str] | None = None
@@ -248,6 +254,8 @@ class Lme4Spec:
             raise ValueError(f"Lme4Spec.nAGQ must be a non-negative integer, got {self.nAGQ!r}")
         if self.weights is not None and self.weights not in self.data.columns:
             raise ValueError(f"Lme4Spec.weights column {self.weights!r} is not in the data")
+        if self.offset is not None and self.offset not in self.data.columns:
+            raise ValueError(f"Lme4Spec.offset column {self.offset!r} is not in the data")
         if self.repeats < 1:
             raise ValueError(f"Lme4Spec.repeats must be at least 1, got {self.repeats!r}")
         if self.confint is not None and self.confint not in ("profile", "Wald", "boot"):
@@ -450,6 +458,8 @@ suppressPackageStartupMessages(library(lme4))
                      family = binomial(link = .(spec[["link"]])), nAGQ = .(spec[["nAGQ"]])))
   if (!is.null(spec[["weights"]])) cl$weights <- as.name(spec[["weights"]])
   if (!is.null(spec[["control"]])) cl$control <- str2lang(spec[["control"]])
+  if (!is.null(spec[["start"]])) cl$start <- str2lang(spec[["start"]])
+  if (!is.null(spec[["offset"]])) cl$offset <- as.name(spec[["offset"]])
   times <- numeric(0)
   for (r in seq_len(spec[["repeats"]])) {
     warns <- character(0)
@@ -742,6 +752,8 @@ def fit_lme4_batch(
                 "nAGQ": int(spec.nAGQ),
                 "weights": spec.weights,
                 "control": spec.control,
+                "start": spec.start,
+                "offset": spec.offset,
                 "repeats": int(spec.repeats),
                 "predict": bool(spec.predict),
                 "ranef": bool(spec.ranef),

@@ -182,3 +182,10 @@ def test_notebooks_use_public_names_only(path):
                         bad.append(f"cell {k}: import {a.name}")
         bad += [f"cell {k}: {text}" for _, text in _private_reads(tree)]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_module_says_what_it_holds_and_imports(module):
+    doc = ast.get_docstring(ast.parse(MODULES[module].read_text())) or ""
+    assert doc.strip(), f"{module}: open with a docstring saying what it holds"
+    assert "mport" in doc, f"{module}: say in the docstring what it imports (or must not)"

@@ -3,6 +3,9 @@
 Only documented behaviour of R's ``format``/``format.pval``/``printCoefmat`` is reproduced:
 a vector is shown with a common number of decimals, enough for its least precise element to
 have ``digits`` significant digits.
+
+Package-private; imports nothing from glmmteach except ``glmmteach.warnings`` and other
+``_util`` modules.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import math
 
 import numpy as np
 
-__all__ = ["format_common", "format_r", "format_signif", "format_pvalues", "signif_stars",
-           "text_table"]
+__all__ = ["format_common", "format_r", "format_pvalues", "signif_stars",
+           "text_table", "zapsmall", "make_unique", "format_r_number"]
 
 
 def _sig_needed(x: float, digits: int) -> int:
@@ -40,11 +43,6 @@ def format_common(values, digits: int = 4) -> list[str]:
     dec = min(dec, 15)
     return [f"{v:.{dec}f}" if math.isfinite(v) else ("NA" if math.isnan(v) else str(v))
             for v in vals]
-
-
-def format_signif(x: float, digits: int = 4) -> str:
-    """One number with ``digits`` significant digits, trailing zeros dropped (R's print)."""
-    return format_common([x], digits)[0]
 
 
 def _format_sci(values, digits: int) -> list[str]:
@@ -131,3 +129,61 @@ def text_table(rows: list[list[str]], header: list[str], row_names: list[str] | 
     for name, r in zip(rn, rows):
         lines.append(name.ljust(rnw) + " " + fmt(r))
     return "\n".join(lines)
+
+
+def zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
+    """R's ``zapsmall``: round so that values tiny next to the largest become 0."""
+    x = np.asarray(x, dtype=float)
+    finite = np.abs(x[np.isfinite(x)])
+    # NaN and Inf are left as they are (R's zapsmall ignores them: na.rm = TRUE)
+    mx = float(np.max(finite)) if finite.size else 0.0
+    if mx <= 0:
+        return np.round(x, digits)
+    return np.round(x, max(0, digits - int(math.ceil(math.log10(mx)))))
+
+
+def make_unique(names: list[str]) -> list[str]:
+    """R's ``make.unique``: the second "id" becomes "id.1", and so on."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
+def format_r_number(value: float) -> str:
+    """Print a double as R does (15 significant digits; scientific when it is shorter).
+
+    Parameters
+    ----------
+    value : float
+        The number.
+
+    Returns
+    -------
+    str
+        ``2`` for 2.0, ``0.5``, ``1e+05`` for 100000, ``1e-04`` for 0.0001, ``123456``.
+    """
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "0"
+    target = float(f"{v:.14e}")
+    digits = 15
+    for d in range(1, 16):
+        if float(f"{v:.{d - 1}e}") == target:
+            digits = d
+            break
+    sci = f"{v:.{digits - 1}e}"
+    exponent = int(sci.split("e")[1])
+    decimals = max(0, digits - 1 - exponent)
+    fixed = f"{v:.{decimals}f}"
+    return fixed if len(fixed) <= len(sci) else sci

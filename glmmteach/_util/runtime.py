@@ -61,9 +61,7 @@ def run_tasks(function: Callable, tasks: Iterable[Sequence], *, n_jobs: int, tot
     desc, progress, unit
         The ``tqdm`` progress bar's label, whether to show it, and its unit.
     """
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=desc, disable=not progress, unit=unit)
+    bar, handle = _progress_bar(total, desc, progress, unit)
     out: list = []
     try:
         if n_jobs == 1:
@@ -80,4 +78,27 @@ def run_tasks(function: Callable, tasks: Iterable[Sequence], *, n_jobs: int, tot
             bar.update(len(chunk))
     finally:
         bar.close()
+        if handle is not None:  # the notebook keeps the bar's final state, not "0%"
+            handle.update(bar.container)
     return out
+
+
+def _progress_bar(total: int, desc: str, progress: bool, unit: str):
+    """A ``tqdm`` bar, and in Jupyter the display handle of its widget.
+
+    A notebook stores a widget's plain-text copy as it was when first shown ("0%"), so a
+    saved or exported notebook would read as if nothing had run; displaying the bar through a
+    handle lets the final state replace it.
+    """
+    from tqdm.auto import tqdm
+
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:  # pragma: no cover - tqdm without its notebook module
+        notebook_tqdm = None
+    if progress and notebook_tqdm is not None and issubclass(tqdm, notebook_tqdm):
+        from IPython.display import display
+
+        bar = tqdm(total=total, desc=desc, unit=unit, display=False)
+        return bar, display(bar.container, display_id=True)
+    return tqdm(total=total, desc=desc, disable=not progress, unit=unit), None

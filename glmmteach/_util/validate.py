@@ -4,11 +4,16 @@ Each check raises a ``TypeError`` or ``ValueError`` whose message names the argu
 column and says what to do, and returns ``None`` when the input is fine. They run before any
 numerical work (see CONTRIBUTING.md, "Bad input"). The design builder uses them; the engine may
 reuse them.
+
+Package-private; imports nothing from glmmteach except ``glmmteach.warnings`` and other
+``_util`` modules.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -143,7 +148,9 @@ def check_columns_exist(names: Sequence[str], columns: Sequence[Any], where: str
     have = set(available)
     for name in names:
         if name not in have:
-            close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+            same_case = [c for c in available if c.lower() == name.lower()]
+            close = same_case + [c for c in difflib.get_close_matches(
+                name, available, n=3, cutoff=0.6) if c not in same_case]
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ValueError(f"column {name!r} is not in {where}{hint}")
 
@@ -584,3 +591,292 @@ def check_seed(seed: Any, argument: str = "seed") -> Any:
             f"{argument} must be None, a whole number >= 0, a numpy.random.Generator or a "
             f"numpy.random.SeedSequence, not {seed!r}")
     return int(seed)
+
+
+# --------------------------------------------------------------------------------------------
+# The shape of the data frame, mixed-type responses, extreme values, non-integer counts, and
+# clusters with a constant response (issue 13).
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["check_has_rows", "check_enough_rows", "check_unique_columns",
+            "check_response_not_mixed", "check_magnitude", "warn_noninteger_successes",
+            "constant_clusters", "MAX_ABS_PREDICTOR"]
+
+#: Largest absolute value of a numeric predictor accepted. Beyond it the information matrix
+#: (sums of x^2 times the weights) spans more orders of magnitude than double precision holds
+#: next to the intercept's column, so the fit loses all precision (from about 1e40) or
+#: overflows (about 1e150); no measurement in natural units comes near it.
+MAX_ABS_PREDICTOR = 1e30
+
+
+def check_has_rows(n_rows: int, argument: str = "data") -> None:
+    """The frame has at least one row.
+
+    Raises
+    ------
+    ValueError
+        For a frame with no rows (say after filtering everything away).
+    """
+    if n_rows == 0:
+        raise ValueError(f"{argument} has no rows (0 rows, before any row was dropped): check "
+                         "the filtering that produced it")
+
+
+def check_enough_rows(n_rows: int, n_dropped: int = 0) -> None:
+    """A mixed model needs at least two rows (and usually many more).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows left after dropping rows with missing values.
+    n_dropped : int
+        Rows dropped, for the message.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 rows ("too few rows").
+    """
+    if n_rows == 0:
+        raise ValueError(f"no rows left after dropping the {n_dropped} rows with missing values "
+                         "in the columns the model uses")
+    if n_rows < 2:
+        after = f" (after dropping {n_dropped} with missing values)" if n_dropped else ""
+        raise ValueError(f"too few rows: the data have {n_rows} row{after}; a mixed model needs "
+                         "several observations in each of at least 2 groups")
+
+
+def check_unique_columns(names: Sequence[str], columns: Sequence[Any],
+                         where: str = "data") -> None:
+    """The columns the model uses are not duplicated in the frame.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Columns used by the formula (and ``weights=``/``offset=``).
+    columns : sequence
+        The frame's column labels.
+    where : str
+        The frame's name, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming every duplicated column the model uses.
+    """
+    counts: dict[Any, int] = {}
+    for c in columns:
+        counts[c] = counts.get(c, 0) + 1
+    dup = [n for n in dict.fromkeys(names) if counts.get(n, 0) > 1]
+    if dup:
+        listed = ", ".join(f"{n!r} ({counts[n]} times)" for n in dup)
+        raise ValueError(
+            f"{where} has duplicated column names used by the model: {listed}. Rename or drop "
+            f"the copies, e.g. {where} = {where}.loc[:, ~{where}.columns.duplicated()]")
+
+
+def check_response_not_mixed(values: Any, name: str) -> None:
+    """A categorical response does not mix numbers and strings (``0``, ``1`` and ``"1"``).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The response column.
+    name : str
+        The response's name.
+
+    Raises
+    ------
+    ValueError
+        Listing the distinct values with their types, e.g. ``0, 1, '1'``.
+    """
+    import pandas as pd
+
+    if not isinstance(values, pd.Series) or values.dtype != object:
+        return
+    present = values.dropna()
+    kinds = {"string" if isinstance(v, str) else "number" if isinstance(
+        v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+        else type(v).__name__ for v in present}
+    if len(kinds) > 1:
+        distinct = sorted(dict.fromkeys((isinstance(v, str), str(v), v) for v in present))
+        shown = ", ".join(repr(v) for _, _, v in distinct[:8]) + (", ..." if len(distinct) > 8
+                                                                else "")
+        raise ValueError(
+            f"the response {name!r} mixes {' and '.join(sorted(kinds))} values: {shown}. "
+            f"Make it one type first, e.g. data[{name!r}] = pandas.to_numeric(data[{name!r}]) "
+            "for 0/1")
+
+
+def check_magnitude(values: np.ndarray, name: str, role: str = "predictor") -> None:
+    """A numeric variable's values are not so large that the fit overflows.
+
+    Parameters
+    ----------
+    values : ndarray
+        The evaluated variable (finite).
+    name : str
+        The variable as written in the formula.
+    role : str
+        ``"predictor"``, ``"random-effect covariate"``, ...
+
+    Raises
+    ------
+    ValueError
+        If some ``|value| >= MAX_ABS_PREDICTOR``: names the variable and suggests rescaling.
+    """
+    a = np.abs(np.asarray(values, dtype=float))
+    big = a >= MAX_ABS_PREDICTOR
+    if big.any():
+        raise ValueError(
+            f"the {role} {name!r} has values as large as {float(a.max()):.3g} (in {_rows(big)}); "
+            f"the fit would lose all precision or overflow. Rescale or centre it (change its "
+            f"units), e.g. I(({name} - m) / s) or "
+            "scale(...), or use log(...) of a positive variable")
+
+
+def warn_noninteger_successes(successes: np.ndarray, name: str, how: str) -> None:
+    """Warn, as R does, when the numbers of successes are not whole numbers.
+
+    Parameters
+    ----------
+    successes : ndarray
+        Successes per row: ``y * weights``, or the first column of ``cbind()``.
+    name : str
+        The response as written.
+    how : str
+        What produced them, for the message (``"y * weights"``, ...).
+
+    Warns
+    -----
+    NonIntegerSuccessesWarning
+        When some ``|k - round(k)| > 0.001`` (R's tolerance). The likelihood then uses
+        ``round(k)`` in the binomial coefficient, as R does.
+    """
+    from glmmteach.warnings import NonIntegerSuccessesWarning, warn
+
+    k = np.asarray(successes, dtype=float)
+    bad = np.abs(k - np.round(k)) > 1e-3
+    if bad.any():
+        odd = _preview([float(f"{v:.4g}") for v in k[bad]])
+        warn(f"non-integer #successes in a binomial glmm: {how} for the response {name!r} is "
+             f"not a whole number in {_rows(bad)} (e.g. {odd}"
+             "). A proportion response needs weights = the numbers of trials, so that "
+             "proportion x weights counts successes; check the weights (prior weights that are "
+             "not trial counts make the likelihood and its tests wrong)",
+             NonIntegerSuccessesWarning)
+
+
+def constant_clusters(successes: np.ndarray, failures: np.ndarray,
+                      codes: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which levels of a grouping factor have only failures, and which only successes.
+
+    Parameters
+    ----------
+    successes, failures : ndarray
+        Weighted successes and failures per row.
+    codes : ndarray of int
+        The grouping factor's codes per row (0..n_levels-1).
+    n_levels : int
+        Its number of levels.
+
+    Returns
+    -------
+    all_zero, all_one : ndarray of bool, shape (n_levels,)
+        Levels with trials whose every outcome is 0 (resp. 1).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    ok = codes >= 0
+    s = np.bincount(codes[ok], weights=np.asarray(successes, float)[ok], minlength=n_levels)
+    f = np.bincount(codes[ok], weights=np.asarray(failures, float)[ok], minlength=n_levels)
+    return (s == 0) & (f > 0), (f == 0) & (s > 0)
+
+
+def group_separation_message(successes: np.ndarray, failures: np.ndarray, codes: np.ndarray,
+                             levels: Sequence[Any], group: str) -> str | None:
+    """The message for separation at the group level, or None.
+
+    When every level of a grouping factor with a random intercept is all 0 or all 1, the
+    likelihood keeps increasing as that factor's SD grows: the SD is not identified (the fit
+    stops at an arbitrary large value). lme4 reports a convergence failure there.
+
+    Parameters
+    ----------
+    successes, failures : ndarray
+        Weighted successes and failures per row.
+    codes : ndarray of int
+        The grouping factor's codes per row.
+    levels : sequence
+        Its level labels.
+    group : str
+        Its name.
+
+    Returns
+    -------
+    str or None
+    """
+    zero, one = constant_clusters(successes, failures, codes, len(levels))
+    s = np.bincount(np.asarray(codes)[np.asarray(codes) >= 0], minlength=len(levels))
+    empty = s == 0
+    if not (zero | one | empty).all() or not (zero | one).any():
+        return None
+    labels = [str(v) for v in levels]
+    z = [labels[i] for i in np.flatnonzero(zero)]
+    o = [labels[i] for i in np.flatnonzero(one)]
+    parts = []
+    if z:
+        parts.append(f"{len(z)} all 0 ({_preview(z)})")
+    if o:
+        parts.append(f"{len(o)} all 1 ({_preview(o)})")
+    return (f"separation at the group level: every cluster of {group!r} has a constant "
+            f"response ({' and '.join(parts)}), so the standard deviation of the random "
+            f"intercept for {group!r} is not identified (the likelihood grows as it grows) and "
+            "its estimate, and the fixed effects' standard errors, are not meaningful. The "
+            "groups, not the rows, carry the outcome: model the group-level outcome, or add "
+            "a predictor that varies within groups")
+
+
+# --------------------------------------------------------------------------------------------
+# counts, scales, levels and probabilities shared by the simulation, inference and course code
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["check_count", "check_sd", "check_level", "check_open_unit"]
+
+
+def check_count(value, name: str) -> int:
+    """A whole number >= 1 (numbers of subjects, days, simulations, ...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def check_sd(sd, name: str = "sd") -> float:
+    """A finite standard deviation >= 0."""
+    if isinstance(sd, bool) or not isinstance(sd, numbers.Real):
+        raise ValueError(f"{name} must be a non-negative number; got {sd!r}")
+    sd = float(sd)
+    if not math.isfinite(sd) or sd < 0:
+        raise ValueError(f"{name} must be a non-negative finite number; got {sd!r}")
+    return sd
+
+
+def check_level(level) -> float:
+    """A confidence level strictly between 0 and 1."""
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+        raise ValueError(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}")
+    level = float(level)
+    if not (0.0 < level < 1.0) or math.isnan(level):
+        raise ValueError(
+            f"level={level} is outside (0, 1); give the confidence level as a proportion, "
+            "e.g. 0.95 for 95 % intervals")
+    return level
+
+
+def check_open_unit(value, name: str, what: str = "a number") -> float:
+    """A number strictly between 0 and 1 (a probability, a significance level ``alpha``)."""
+    if (isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating))
+            or not 0 < value < 1):
+        raise ValueError(f"{name} must be {what} strictly between 0 and 1, not {value!r}")
+    return float(value)

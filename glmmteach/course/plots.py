@@ -4,6 +4,9 @@ Every function draws on ``ax`` when given (otherwise on a new figure from
 :func:`matplotlib.pyplot.subplots`, so that Jupyter shows it), labels both axes in words, sets
 a title, and returns the :class:`~matplotlib.axes.Axes`. The functions are independent of
 each other; the lessons end a plotting line with ``;`` to hide the returned object.
+
+Top layer: may import anything below it (``diagnostics``, ``inference``, ``model``,
+``_util``); nothing outside ``glmmteach.course`` imports it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from glmmteach import simulate
+from glmmteach._util import validate as _validate
 
 __all__ = [
     "plot_subject_probabilities",
@@ -81,7 +85,8 @@ def plot_subject_probabilities(
     n_out = int((subjects["where"] == _OUTSIDE).sum())
     cells = list(subjects["cell"].cat.categories)
     codes = subjects["cell"].cat.codes.to_numpy()
-    jitter = np.random.default_rng(seed).uniform(-0.3, 0.3, size=len(subjects))
+    rng = np.random.default_rng(_validate.check_seed(seed))
+    jitter = rng.uniform(-0.3, 0.3, size=len(subjects))
     subjects["x"] = codes + jitter
 
     ax = _new_axes(ax, (7.5, 4.2))
@@ -153,6 +158,10 @@ def plot_impossible_share(
             data=simulated, x="sd", y="share", ax=ax, color="#C44E52", s=40, zorder=3,
             label="simulated",
         )
+    # room around the data, so that points at a share of 0 or at the last SD are not cut
+    top = max(curve["share"].max(), 0 if simulated is None else simulated["share"].max())
+    ax.set_ylim(-0.03 * top - 1e-3, 1.08 * top + 1e-3)
+    ax.set_xlim(grid.min() - 0.02 * np.ptp(grid), grid.max() + 0.02 * np.ptp(grid))
     ax.set_xlabel("SD of the random effect (probability scale)")
     ax.set_ylabel("Share of subjects outside [0, 1]")
     ax.set_title(title)
@@ -205,10 +214,19 @@ def plot_inverse_logit(
         )
         marks["p"] = simulate.inv_logit(marks["eta"].to_numpy())
         sns.scatterplot(data=marks, x="eta", y="p", ax=ax, color="#C44E52", s=50, zorder=3)
-        for row in marks.itertuples():
+        # one label per distinct point (cells that share a probability share a label), put
+        # on the side of the curve that faces the middle, so that no label runs into the
+        # dashed lines at 0 and 1 or sits on another
+        marks["key"] = marks["eta"].round(6)
+        for k, (_, group) in enumerate(marks.groupby("key", sort=True)):
+            row = group.iloc[0]
+            label = " = ".join(group["label"])
+            upper = row.p > 0.5
             ax.annotate(
-                f"{row.label}\n({row.eta:.2f}, {row.p:.2f})", (row.eta, row.p),
-                textcoords="offset points", xytext=(8, -14), fontsize=8,
+                f"{label}\n({row.eta:.2f}, {row.p:.2f})", (row.eta, row.p),
+                textcoords="offset points", xytext=(10, -24 - 6 * (k % 2)) if upper
+                else (-10, 12 + 6 * (k % 2)), ha="left" if upper else "right", fontsize=8,
+                arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6},
             )
     ax.set_xlim(lo, hi)
     ax.set_ylim(-0.05, 1.05)

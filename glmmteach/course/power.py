@@ -28,6 +28,9 @@ Models*, chapter 20. Cambridge University Press.
 
 Green, P. and MacLeod, C. J. (2016). SIMR: an R package for power analysis of generalized
 linear mixed models by simulation. *Methods in Ecology and Evolution* 7(4), 493-498.
+
+Top layer: may import anything below it (``diagnostics``, ``inference``, ``model``,
+``_util``); nothing outside ``glmmteach.course`` imports it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from scipy import stats
 
 from glmmteach import simulate
 from glmmteach._util.runtime import check_n_jobs, run_tasks
+from glmmteach._util.validate import check_open_unit
 from glmmteach.warnings import ConvergenceWarning, SingularFitWarning
 
 __all__ = [
@@ -164,7 +168,7 @@ def approximate_power(
     sizes = _sizes(n_subjects)
     factors = _factors(factors)
     sd = simulate.check_sd(sd)
-    alpha = _check_alpha(alpha)
+    alpha = check_open_unit(alpha, "alpha")
     beta = _coef_series(coefs, factors)
     if term not in beta.index:
         raise ValueError(f"term {term!r} is not a coefficient; choose one of {list(beta.index)}")
@@ -383,7 +387,7 @@ def power_curve(
     factors = _factors(factors)
     n_days = simulate.check_count(n_days, "n_days")
     sd = simulate.check_sd(sd)
-    alpha = _check_alpha(alpha)
+    alpha = check_open_unit(alpha, "alpha")
     if isinstance(nsim, bool) or not isinstance(nsim, numbers.Integral) or nsim < 1:
         raise ValueError(f"nsim must be a whole number >= 1; got {nsim!r}")
     if test not in ("wald", "lrt"):
@@ -642,6 +646,13 @@ def plot_z_distribution(result: PowerResult, n_subjects: int, ax=None):
     ax.set_xlabel("Wald z statistic of the estimate" if wald else "Likelihood-ratio statistic")
     ax.set_ylabel("Number of simulated studies")
     ax.set_title(f"{n_subjects} subjects: {100 * power:.0f}% of the studies reject")
+    # counts are whole numbers; the legend goes outside so that it hides no critical line
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.get_legend() is not None:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                        title="test")
     return ax
 
 
@@ -738,10 +749,6 @@ def _sizes(n_subjects) -> list[int]:
     return sorted(int(n) for n in sizes)
 
 
-def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1; got {alpha!r}")
-    return float(alpha)
 
 
 def _seed_sequence(seed: Seed) -> np.random.SeedSequence:

@@ -27,6 +27,9 @@ and Graphical Statistics* 5(3), 236-244.
 
 Gelman, A. and Hill, J. (2007). *Data Analysis Using Regression and Multilevel/Hierarchical
 Models*. Cambridge University Press, section 5.6.
+
+Imports ``glmmteach.inference``, ``glmmteach.model`` and ``glmmteach._util``; never
+``course``.
 """
 
 from __future__ import annotations
@@ -125,7 +128,8 @@ def group_codes(frame: pd.DataFrame, cols: list[str], argument: str = "by",
         If a column has missing values (``argument`` names the argument in the message).
     """
     _check_no_missing(frame, cols, argument, unit)
-    grouped = frame[cols].groupby(cols, observed=True, sort=True)
+    # by position: an index level may carry the same name as a column (per-unit residuals)
+    grouped = frame[cols].reset_index(drop=True).groupby(cols, observed=True, sort=True)
     codes = grouped.ngroup().to_numpy()
     keys = grouped.size().reset_index()[cols]
     labels = [".".join(str(v) for v in row) for row in keys.itertuples(index=False)]

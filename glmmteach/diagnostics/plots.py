@@ -7,6 +7,9 @@ open a new figure, so that Jupyter shows it; the lessons end a plotting line wit
 
 The numbers behind the figures come from :mod:`glmmteach.checks` (predictive checks, scaled
 residuals, binned residuals) and from :func:`laplace_integrand` here.
+
+Imports ``glmmteach.inference``, ``glmmteach.model`` and ``glmmteach._util``; never
+``course``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import integrate, special, stats
 
+from glmmteach._util import validate as _validate
 from glmmteach.diagnostics import checks
 from glmmteach.model.results import GlmerResult
 
@@ -109,7 +113,7 @@ def plot_predictive_check(
     xlevels = [v for v in (xs if xs is not None else sorted(pd.unique(obs[x])))
                if v in set(obs[x])]
     pos = {v: i for i, v in enumerate(xlevels)}
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.check_seed(seed))
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 0.6, 4.2),
                              sharey=True, layout="constrained", squeeze=False)
@@ -190,8 +194,8 @@ def plot_residual_qq(
     ax.plot(grid, grid - d95, color=_RED, linestyle="--", linewidth=0.9)
     sns.scatterplot(x=q, y=r, ax=ax, s=8 if n > 500 else 16, color=_BLUE, linewidth=0,
                     alpha=0.7)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(-0.02, 1.02)  # room for points at 0 and 1
+    ax.set_ylim(-0.02, 1.02)
     ax.set_aspect("equal")
     ax.set_xlabel("Expected (uniform quantile)")
     ax.set_ylabel("Observed scaled residual")
@@ -257,7 +261,7 @@ def plot_residuals_vs_predicted(
     sns.lineplot(data=lines, x="x", y="value", hue="quantile", ax=ax, marker="o",
                  palette=[_RED, _BLUE, _RED], linewidth=1.8)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.02, 1.02)  # residuals near 0 and 1 stay whole
     ax.set_xlabel("Model prediction (rank, scaled to 0-1)")
     ax.set_ylabel("Scaled residual")
     ax.legend(title="residual quantile", loc="center left", bbox_to_anchor=(1.0, 0.5),
@@ -315,7 +319,7 @@ def plot_residuals_by_group(
                         s=10, alpha=0.6, linewidth=0, zorder=3)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_xlim(-0.6, len(labels) - 0.4)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.02, 1.02)  # residuals near 0 and 1 stay whole
     ax.set_xlabel(" x ".join(cols).replace("trt", "treatment") + " (cell)")
     ax.set_ylabel("Scaled residual")
     if title is None:
@@ -461,13 +465,22 @@ def laplace_integrand(model: GlmerResult, subject: object, grid: np.ndarray | No
         ll = y * eta - n * np.logaddexp(0.0, eta)
         return ll.sum(axis=1) + logc - 0.5 * u**2 - 0.5 * math.log(2 * math.pi)
 
+    # Newton's method on the (concave) log integrand, with step halving: a full Newton step
+    # overshoots far into the flat tail when sigma is large (a subject with few successes)
     u = 0.0
-    for _ in range(100):
+    f_u = float(logf(u)[0])
+    for _ in range(200):
         mu = special.expit(eta0 + sigma * u)
         grad = sigma * np.sum(y - n * mu) - u
         hess = 1.0 + sigma**2 * np.sum(n * mu * (1 - mu))
         step = grad / hess
+        for _ in range(60):
+            f_new = float(logf(u + step)[0])
+            if f_new >= f_u - 1e-12 * abs(f_u):
+                break
+            step /= 2.0
         u += step
+        f_u = f_new
         if abs(step) < 1e-12:
             break
     mu = special.expit(eta0 + sigma * u)
@@ -529,7 +542,8 @@ def plot_laplace_integrand(
     ax = _new_axes(ax, (6.0, 4.0))
     long = curve.melt(id_vars=["u"], value_vars=["integrand", "laplace"], var_name="curve",
                       value_name="value")
-    long["curve"] = long["curve"].map({"integrand": "integrand f(u)",
+    # the lessons write the standardized effect as z (u_j = sigma * z); the table keeps u
+    long["curve"] = long["curve"].map({"integrand": "integrand f(z)",
                                        "laplace": "Gaussian (Laplace) approximation"})
     sns.lineplot(data=long, x="u", y="value", hue="curve", style="curve", ax=ax,
                  palette=[_BLUE, _RED], linewidth=1.8)
@@ -541,7 +555,7 @@ def plot_laplace_integrand(
         ax.scatter(nodes, at_nodes["integrand"], marker="o", s=36, color="0.15", zorder=3,
                    label=f"{nAGQ} adaptive quadrature nodes")
     ax.legend(frameon=False, fontsize=8)
-    ax.set_xlabel("Standardized random effect u (log-odds shift = sigma * u)")
+    ax.set_xlabel("Standardized random effect z (log-odds shift u = sigma * z)")
     ax.set_ylabel("Integrand, relative to its peak")
     if title is None:
         title = (f"Subject {subject} ({num['successes']:.0f} of {num['trials']:.0f}), "

@@ -9,6 +9,9 @@
 
 shown as rendered mathematics in Jupyter (``_repr_latex_``), as Markdown with a sentence
 saying what the symbols mean (``_repr_markdown_``), and as a LaTeX string (``str``).
+
+Imports ``glmmteach.model``, ``glmmteach._util`` and other ``inference`` modules; never
+``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Three questions a reader of a binomial GLMM asks, each answered by one function:
   averaging over subjects? (integrating over the random-effect distribution), next to the
   typical subject's probability and a GEE fit (statsmodels, exchangeable correlation), which
   estimates population-averaged probabilities directly.
+
+Imports ``glmmteach.model``, ``glmmteach._util`` and other ``inference`` modules; never
+``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations

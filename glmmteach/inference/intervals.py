@@ -5,6 +5,9 @@ per parameter (random-effect SDs and correlations first, named ``sd_(Intercept)|
 ``cor_x.(Intercept)|g``, then the fixed effects) and two columns named as R names them
 (``"2.5 %"``, ``"97.5 %"``). :func:`bootstrap` refits the model to data simulated from it and
 returns the replicates of any statistic, with percentile intervals.
+
+Imports ``glmmteach.model``, ``glmmteach._util`` and other ``inference`` modules; never
+``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations

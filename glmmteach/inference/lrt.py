@@ -1,4 +1,8 @@
-"""Inference on fitted models: likelihood-ratio tests (``anova``)."""
+"""Inference on fitted models: likelihood-ratio tests (``anova``).
+
+Imports ``glmmteach.model``, ``glmmteach._util`` and other ``inference`` modules; never
+``diagnostics`` or ``course``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,48 @@ from scipy import stats
 
 from glmmteach.model.results import GlmerResult
 
-__all__ = ["anova"]
+__all__ = ["anova", "AnovaTable"]
+
+
+class AnovaTable(pd.DataFrame):
+    """The table :func:`anova` returns: a DataFrame that prints a blank where R does.
+
+    The first model has no test, so its ``Chisq``, ``Df`` and ``Pr(>Chisq)`` are missing
+    (NaN / ``<NA>``); printed, they show as blanks, as in R. The values themselves stay
+    missing (``pd.isna`` is True), so code can test for them.
+    """
+
+    @property
+    def _constructor(self):
+        return AnovaTable
+
+    def _for_display(self, formatters) -> tuple[pd.DataFrame, object]:
+        # pandas prints an integer column's missing value as <NA> whatever na_rep or a
+        # formatter says: hand it over as a blank text, which a formatter passes through.
+        named = dict(formatters) if isinstance(formatters, dict) else formatters
+        frame = pd.DataFrame(self)
+        for col in frame.columns:
+            if isinstance(frame[col].dtype, pd.Int64Dtype):
+                frame[col] = pd.Series(["" if pd.isna(v) else int(v) for v in frame[col]],
+                                       index=frame.index, dtype=object)
+                if isinstance(named, dict) and col in named:
+                    named[col] = (lambda f: lambda v: "" if isinstance(v, str) else f(v))(
+                        named[col])
+        return frame, named
+
+    def to_string(self, *args, **kwargs) -> str:
+        """As :meth:`pandas.DataFrame.to_string`, with blanks for missing values."""
+        kwargs.setdefault("na_rep", "")
+        frame, formatters = self._for_display(kwargs.get("formatters"))
+        if formatters is not None:
+            kwargs["formatters"] = formatters
+        return frame.to_string(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+    def _repr_html_(self) -> str:
+        return self._for_display(None)[0].to_html(na_rep="")
 
 
 def anova(*models: GlmerResult, names: list[str] | None = None) -> pd.DataFrame:
@@ -70,4 +115,4 @@ def anova(*models: GlmerResult, names: list[str] | None = None) -> pd.DataFrame:
     out = pd.DataFrame(rows, index=[names[i] for i in order])
     out["npar"] = out["npar"].astype(int)
     out["Df"] = out["Df"].astype("Int64")
-    return out
+    return AnovaTable(out)

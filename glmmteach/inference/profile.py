@@ -27,6 +27,9 @@ rows ``T_r`` of its factor ``T`` (``Sigma = T T'``, so an SD is the length of a 
 correlation the cosine of the angle between two rows), with all other parameters kept as
 ``theta``; this needs no Cholesky factor of the correlation matrix and so works at singular
 fits, where that matrix is singular (see :class:`_ParamMap`).
+
+Imports ``glmmteach.model``, ``glmmteach._util`` and other ``inference`` modules; never
+``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from scipy.interpolate import CubicHermiteSpline
 
 from glmmteach._util.numdiff import hessian_from_gradient
 from glmmteach._util.runtime import single_threaded_blas
+from glmmteach._util.validate import check_level
 from glmmteach.warnings import ConvergenceWarning, ProfileWarning, warn
 
 __all__ = ["Profile", "profile", "parameter_names", "resolve_parm", "sdcor_estimates",
@@ -123,18 +127,6 @@ def resolve_parm(m, parm) -> list[int]:
                 "or 'beta_' (fixed effects)")
         out.extend(i for i in idx if i not in out)
     return out
-
-
-def check_level(level) -> float:
-    """``level`` must be a number strictly between 0 and 1."""
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
-        raise ValueError(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}")
-    level = float(level)
-    if not (0.0 < level < 1.0) or math.isnan(level):
-        raise ValueError(
-            f"level={level} is outside (0, 1); give the confidence level as a proportion, "
-            "e.g. 0.95 for 95 % intervals")
-    return level
 
 
 def column_labels(level: float) -> tuple[str, str]:
@@ -868,7 +860,7 @@ def _describe(m, name: str) -> str:
 
 
 class Profile:
-    """Likelihood profiles of a fitted model (returned by :func:`profile`, ``glmmteach.profile(m)``).
+    """Likelihood profiles of a fitted model (returned by :func:`profile`).
 
     Attributes
     ----------

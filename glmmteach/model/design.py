@@ -58,11 +58,14 @@ arithmetic ``+ - * / ^ ** %% %/%``, comparisons, ``& | !``, constants ``pi``, ``
 deviation, also for ``newdata``, as R's ``predict`` does); numpy spellings such as
 ``np.log`` are accepted. Column names that are not R names can be written in backquotes:
 ``y ~ `dose (mg)` + (1 | id)``.
+
+Imports only other ``glmmteach.model`` modules, ``glmmteach._util`` and
+``glmmteach.warnings``; never ``inference``, ``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,20 +73,25 @@ import numpy as np
 import pandas as pd
 
 from glmmteach._util import validate as _validate
+from glmmteach.model.evaluate import CONSTANTS, AsFactor, Evaluator, column_value
+from glmmteach.model.factors import (
+    contr_poly,
+    factorize,
+    level_labels,
+    poly_suffixes,
+    r_level_order,
+)
 from glmmteach.model.formula import (
     BinOp,
     Call,
     ModelSpec,
     Name,
     Node,
-    Num,
     Paren,
     ParsedFormula,
-    Str,
     Unary,
     column_names,
     deparse,
-    format_r_number,
     parse_formula,
 )
 from glmmteach.warnings import RankDeficientWarning, RowsDroppedWarning, warn
@@ -92,331 +100,6 @@ __all__ = ["Design", "RandomTerm", "build_design", "r_level_order", "RANK_TOL"]
 
 #: Tolerance of the rank check (R's ``qr`` default, used by lme4).
 RANK_TOL = 1e-7
-
-
-# ---------------------------------------------------------------------------------------------
-# level order (R's default collation for strings)
-# ---------------------------------------------------------------------------------------------
-
-# ICU root collation of printable ASCII, as R sorts with it (checked with R 4.2.2: sort() of the
-# characters 32..126): space and punctuation, symbols, digits, then letters with a < A < b.
-_R_ASCII_ORDER = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789"
-_PRIMARY: dict[int, str] = {ord(c): chr(2 + i) for i, c in enumerate(_R_ASCII_ORDER)}
-for _j, _c in enumerate("abcdefghijklmnopqrstuvwxyz"):
-    _PRIMARY[ord(_c)] = _PRIMARY[ord(_c.upper())] = chr(2 + len(_R_ASCII_ORDER) + _j)
-
-
-_CODEPOINT_SAFE_LOWER = set(" .0123456789abcdefghijklmnopqrstuvwxyz")
-_CODEPOINT_SAFE_UPPER = set(" .0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _collation_key(s: str) -> str:
-    # primary strength (case-insensitive), then lower case before upper case
-    return s.translate(_PRIMARY) + "\x01" + s.swapcase()
-
-
-def r_level_order(values: Sequence[Any]) -> np.ndarray:
-    """The permutation that sorts factor levels as R's ``factor()`` does.
-
-    Parameters
-    ----------
-    values : sequence
-        Distinct values: strings (R's default collation, see the module notes), numbers
-        (numeric order) or booleans (False first).
-
-    Returns
-    -------
-    ndarray of int
-        Indices into ``values`` in sorted order.
-
-    Examples
-    --------
-    >>> levels = ["b", "B", "a", "_x", "10", "9"]
-    >>> [levels[i] for i in r_level_order(levels)]
-    ['_x', '10', '9', 'a', 'b', 'B']
-    """
-    vals = list(values)
-    if not vals:
-        return np.zeros(0, dtype=np.int64)
-    if all(isinstance(v, (bool, np.bool_)) for v in vals):
-        return np.argsort(np.asarray(vals, dtype=int), kind="stable")
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-           for v in vals):
-        return np.argsort(np.asarray(vals, dtype=float), kind="stable")
-    strings = [v if isinstance(v, str) else str(v) for v in vals]
-    chars = set("".join(strings))
-    if chars <= _CODEPOINT_SAFE_LOWER or chars <= _CODEPOINT_SAFE_UPPER:
-        # code-point order is R's order for these characters: skip the collation keys
-        return np.argsort(np.array(strings, dtype=str), kind="stable")
-    keys = [_collation_key(s) for s in strings]
-    return np.argsort(np.array(keys, dtype=object), kind="stable")
-
-
-def _level_labels(levels: Sequence[Any]) -> tuple[str, ...]:
-    """R's printed level names: TRUE/FALSE, numbers as R prints doubles, strings as is."""
-    out = []
-    for v in levels:
-        if isinstance(v, (bool, np.bool_)):
-            out.append("TRUE" if v else "FALSE")
-        elif isinstance(v, (int, np.integer)):
-            out.append(str(int(v)))
-        elif isinstance(v, (float, np.floating)):
-            out.append(format_r_number(float(v)))
-        else:
-            out.append(str(v))
-    return tuple(out)
-
-
-def _drop_unused(codes: np.ndarray, levels: pd.Index) -> tuple[np.ndarray, pd.Index]:
-    used = np.bincount(codes[codes >= 0], minlength=len(levels)) > 0
-    if used.all():
-        return codes, levels
-    remap = np.cumsum(used) - 1
-    return np.where(codes >= 0, remap[codes], -1), levels[used]
-
-
-def _factorize(value: Any) -> tuple[np.ndarray, pd.Index, bool]:
-    """Codes 0..L-1 (int64), levels in R's order, and whether the factor is ordered."""
-    if isinstance(value, pd.Series) and isinstance(value.dtype, pd.CategoricalDtype):
-        codes = value.cat.codes.to_numpy().astype(np.int64)
-        codes, levels = _drop_unused(codes, pd.Index(value.cat.categories))
-        return codes, levels, bool(value.cat.ordered)
-    if isinstance(value, np.ndarray) and value.dtype == bool:
-        codes, levels = _drop_unused(value.astype(np.int64), pd.Index([False, True], dtype=bool))
-        return codes, levels, False
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
-        codes, uniques = pd.factorize(value, sort=True)
-        return codes.astype(np.int64), pd.Index(uniques), False
-    codes, uniques = pd.factorize(value, sort=False)
-    uniq = np.asarray(uniques, dtype=object)
-    try:
-        order = r_level_order(uniq)
-    except TypeError as err:  # pragma: no cover - unorderable mixtures
-        raise ValueError(f"cannot sort the values {list(uniq[:5])} as factor levels") from err
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = np.asarray(codes, dtype=np.int64)
-    codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
-    return codes, pd.Index(uniq[order]), False
-
-
-def _contr_poly(k: int) -> np.ndarray:
-    """Orthonormal polynomial contrasts on 1..k (R's ``contr.poly``), k x (k-1)."""
-    x = np.arange(1, k + 1, dtype=float)
-    x -= x.mean()
-    q, r = np.linalg.qr(np.vander(x, k, increasing=True))
-    q = q * np.sign(np.diag(r))
-    return q[:, 1:]
-
-
-def _poly_suffixes(k: int) -> list[str]:
-    base = [".L", ".Q", ".C"]
-    return [base[i] if i < 3 else f"^{i + 1}" for i in range(k - 1)]
-
-
-# ---------------------------------------------------------------------------------------------
-# restricted evaluator
-# ---------------------------------------------------------------------------------------------
-
-_CONSTANTS: dict[str, Any] = {
-    "pi": np.pi, "TRUE": True, "FALSE": False, "T": True, "F": False, "Inf": np.inf,
-}  # fmt: skip
-
-_MATH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "log2": np.log2, "log10": np.log10, "log1p": np.log1p, "exp": np.exp, "expm1": np.expm1,
-    "sqrt": np.sqrt, "abs": np.abs, "absolute": np.abs, "sin": np.sin, "cos": np.cos,
-    "tan": np.tan, "floor": np.floor, "ceiling": np.ceil, "ceil": np.ceil, "trunc": np.trunc,
-    "sign": np.sign, "square": np.square,
-}  # fmt: skip
-
-_SUPPORTED = sorted(
-    [*_MATH, "I", "C", "factor", "as.factor", "as.numeric", "log", "round", "pmin", "pmax",
-     "minimum", "maximum", "power", "scale"]
-)  # fmt: skip
-
-
-class _AsFactor:
-    """Marks a value as categorical (``C(x)``, ``factor(x)``)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _column_value(series: pd.Series, keep_int: bool = False) -> Any:
-    """A data column as the evaluator sees it."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return series
-    if pd.api.types.is_bool_dtype(dtype):
-        return series.to_numpy(dtype=bool)
-    if pd.api.types.is_numeric_dtype(dtype):
-        if keep_int and pd.api.types.is_integer_dtype(dtype):
-            return series.to_numpy(dtype=np.int64)
-        return series.to_numpy(dtype=float)
-    return series
-
-
-class _Evaluator:
-    """Evaluate a formula expression on data columns; no Python ``eval``."""
-
-    def __init__(self, env: Mapping[str, pd.Series], state: dict[str, Any], fitting: bool):
-        self.env = env
-        self.state = state
-        self.fitting = fitting
-
-    def fail(self, node: Node, message: str) -> ValueError:
-        return ValueError(f"cannot evaluate '{deparse(node)}': {message}")
-
-    def num(self, node: Node) -> Any:
-        v = self.eval(node)
-        if isinstance(v, _AsFactor):
-            raise self.fail(node, "a factor cannot be used in arithmetic")
-        if isinstance(v, pd.Series):
-            raise self.fail(
-                node,
-                "it is categorical (strings or a Categorical), not numeric; compare it instead, "
-                f'e.g. I({deparse(node)} == "level")',
-            )
-        if isinstance(v, str):
-            raise self.fail(node, "a string is not a number")
-        if isinstance(v, np.ndarray) and v.dtype == bool:
-            return v.astype(float)
-        if isinstance(v, (bool, np.bool_)):
-            return float(v)
-        return v
-
-    def logical(self, node: Node) -> Any:
-        v = self.eval(node)
-        if isinstance(v, np.ndarray) and v.dtype == bool or isinstance(v, (bool, np.bool_)):
-            return v
-        raise self.fail(node, "'&', '|' and '!' need logical (TRUE/FALSE) values")
-
-    def comparable(self, node: Node) -> Any:
-        v = self.eval(node)
-        if isinstance(v, _AsFactor):
-            v = v.value
-        return v
-
-    def eval(self, node: Node) -> Any:
-        if isinstance(node, Num):
-            return float(node.value)
-        if isinstance(node, Str):
-            return node.value
-        if isinstance(node, Name):
-            if node.id in self.env:
-                return _column_value(self.env[node.id])
-            if node.id in _CONSTANTS:
-                return _CONSTANTS[node.id]
-            raise self.fail(node, f"unknown name {node.id!r}")
-        if isinstance(node, Paren):
-            return self.eval(node.expr)
-        if isinstance(node, Unary):
-            if node.op == "!":
-                return ~np.asarray(self.logical(node.operand))
-            v = self.num(node.operand)
-            return -v if node.op == "-" else v
-        if isinstance(node, BinOp):
-            return self._binop(node)
-        if isinstance(node, Call):
-            return self._call(node)
-        raise self.fail(node, "unsupported expression")  # pragma: no cover
-
-    def _binop(self, node: BinOp) -> Any:
-        op = node.op
-        if op in ("+", "-", "*", "/", "^", "%%", "%/%"):
-            a, b = self.num(node.left), self.num(node.right)
-            with np.errstate(all="ignore"):
-                if op == "+":
-                    return np.add(a, b)
-                if op == "-":
-                    return np.subtract(a, b)
-                if op == "*":
-                    return np.multiply(a, b)
-                if op == "/":
-                    return np.true_divide(a, b)
-                if op == "^":
-                    return np.power(np.asarray(a, dtype=float), b)
-                if op == "%%":
-                    return np.mod(a, b)
-                return np.floor_divide(a, b)
-        if op in ("==", "!=", "<", ">", "<=", ">="):
-            a, b = self.comparable(node.left), self.comparable(node.right)
-            try:
-                with np.errstate(all="ignore"):
-                    res = {
-                        "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
-                        ">": lambda: a > b, "<=": lambda: a <= b, ">=": lambda: a >= b,
-                    }[op]()  # fmt: skip
-            except TypeError as err:
-                raise self.fail(node, f"the two sides cannot be compared ({err})") from err
-            if isinstance(res, pd.Series):
-                return res.to_numpy(dtype=bool)
-            return np.asarray(res, dtype=bool) if np.ndim(res) else bool(res)
-        if op in ("&", "&&"):
-            return np.logical_and(self.logical(node.left), self.logical(node.right))
-        if op in ("|", "||"):
-            return np.logical_or(self.logical(node.left), self.logical(node.right))
-        raise self.fail(node, f"the operator {op!r} is not supported inside an expression")
-
-    def _call(self, node: Call) -> Any:
-        func = node.func
-        for prefix in ("np.", "numpy."):
-            if func.startswith(prefix):
-                func = func[len(prefix):]
-                break
-        args = node.args
-
-        def nargs(*allowed: int) -> None:
-            if len(args) not in allowed:
-                want = " or ".join(str(a) for a in allowed)
-                raise self.fail(node, f"{node.func}() takes {want} argument(s)")
-
-        if func == "I" and node.func == "I":
-            nargs(1)
-            return self.eval(args[0])
-        if func in ("C", "factor", "as.factor") and node.func == func:
-            nargs(1)
-            v = self.eval(args[0])
-            return v if isinstance(v, _AsFactor) else _AsFactor(v)
-        if func == "as.numeric":
-            nargs(1)
-            return np.asarray(self.num(args[0]), dtype=float)
-        with np.errstate(all="ignore"):
-            if func in _MATH:
-                nargs(1)
-                return _MATH[func](self.num(args[0]))
-            if func == "log":
-                nargs(1, 2)
-                x = np.log(self.num(args[0]))
-                return x if len(args) == 1 else x / np.log(self.num(args[1]))
-            if func == "round":
-                nargs(1, 2)
-                digits = 0 if len(args) == 1 else int(self.num(args[1]))
-                return np.round(self.num(args[0]), digits)
-            if func in ("pmin", "pmax", "minimum", "maximum"):
-                if len(args) < 2:
-                    raise self.fail(node, f"{node.func}() needs at least two arguments")
-                fn = np.minimum if func in ("pmin", "minimum") else np.maximum
-                out = self.num(args[0])
-                for a in args[1:]:
-                    out = fn(out, self.num(a))
-                return out
-            if func == "power":
-                nargs(2)
-                return np.power(np.asarray(self.num(args[0]), dtype=float), self.num(args[1]))
-            if func == "scale" and node.func == "scale":
-                nargs(1)
-                x = np.asarray(self.num(args[0]), dtype=float)
-                key = deparse(node)
-                if self.fitting or key not in self.state:
-                    center = float(np.mean(x))
-                    sd = float(np.std(x, ddof=1)) if x.size > 1 else float("nan")
-                    self.state[key] = (center, sd)
-                center, sd = self.state[key]
-                return (x - center) / sd
-        raise self.fail(
-            node, f"the function {node.func!r} is not supported; supported: {', '.join(_SUPPORTED)}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,12 +128,12 @@ class _VarValue:
 
 def _classify(label: str, node: Node, value: Any, n: int, role: str) -> _VarValue:
     """Turn an evaluated expression into a numeric or factor variable (fit time)."""
-    if np.ndim(value.value if isinstance(value, _AsFactor) else value) == 0:
+    if np.ndim(value.value if isinstance(value, AsFactor) else value) == 0:
         raise ValueError(
             f"the {role} '{label}' does not depend on the data (it is a single value); "
             "remove it or use a column"
         )
-    forced = isinstance(value, _AsFactor)
+    forced = isinstance(value, AsFactor)
     if forced:
         value = value.value
     is_factor = forced or isinstance(value, pd.Series) or (
@@ -461,17 +144,18 @@ def _classify(label: str, node: Node, value: Any, n: int, role: str) -> _VarValu
         if values.shape != (n,):
             raise ValueError(f"the {role} '{label}' has shape {values.shape}, expected ({n},)")
         _validate.check_finite(values, label, role)
+        _validate.check_magnitude(values, label, role)
         return _VarValue(_VarRecipe(label, node, "numeric"), values=values)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         _validate.check_finite(value, label, role)
-    codes, levels, ordered = _factorize(value)
-    recipe = _VarRecipe(label, node, "factor", levels, _level_labels(levels), ordered)
+    codes, levels, ordered = factorize(value)
+    recipe = _VarRecipe(label, node, "factor", levels, level_labels(levels), ordered)
     return _VarValue(recipe, codes=codes)
 
 
 def _map_levels(value: Any, recipe: _VarRecipe) -> np.ndarray:
     """Codes of new values in the fitted levels (-1 where missing); unknown levels raise."""
-    if isinstance(value, _AsFactor):
+    if isinstance(value, AsFactor):
         value = value.value
     if isinstance(value, pd.Series):
         arr = value.to_numpy(dtype=object)
@@ -524,8 +208,8 @@ def _factor_block(var: _VarValue, coding: str, n: int) -> tuple[np.ndarray, list
     k = len(rec.levels)
     ok = codes >= 0
     if coding == "contrasts" and rec.ordered:
-        mat = _contr_poly(k)[np.where(ok, codes, 0)]
-        names = [rec.label + s for s in _poly_suffixes(k)]
+        mat = contr_poly(k)[np.where(ok, codes, 0)]
+        names = [rec.label + s for s in poly_suffixes(k)]
     else:
         full = np.zeros((n, k))
         full[np.flatnonzero(ok), codes[ok]] = 1.0
@@ -590,7 +274,7 @@ class _MatrixRecipe:
     keep: tuple[int, ...]
 
     def build(self, env: Mapping[str, pd.Series], n: int, state: dict[str, Any]) -> np.ndarray:
-        ev = _Evaluator(env, state, fitting=False)
+        ev = Evaluator(env, state, fitting=False)
         values: dict[str, _VarValue] = {}
         for label, rec in self.variables.items():
             value = ev.eval(rec.node)
@@ -599,7 +283,7 @@ class _MatrixRecipe:
                     value.dtype, pd.CategoricalDtype
                 ):
                     value = pd.to_numeric(value, errors="coerce").to_numpy(dtype=float)
-                if isinstance(value, (_AsFactor, pd.Series)):
+                if isinstance(value, (AsFactor, pd.Series)):
                     raise ValueError(f"newdata: '{label}' must be numeric, as in the fitted data")
                 arr = np.broadcast_to(np.asarray(value, dtype=float), (n,))
                 values[label] = _VarValue(rec, values=arr)
@@ -618,7 +302,7 @@ def _fit_matrix(
     state: dict[str, Any],
     role: str,
 ) -> tuple[np.ndarray, list[str], dict[str, _VarValue], tuple[tuple[str, ...], ...]]:
-    ev = _Evaluator(env, state, fitting=True)
+    ev = Evaluator(env, state, fitting=True)
     values = {label: _classify(label, node, ev.eval(node), n, role)
               for label, node in spec.variables}  # fmt: skip
     codings = _codings(spec, {k: v.recipe.kind == "factor" for k, v in values.items()})
@@ -668,7 +352,7 @@ class _GroupRecipe:
 
     def codes(self, env: Mapping[str, pd.Series]) -> np.ndarray:
         def mapped(name: str, levels: pd.Index) -> np.ndarray:
-            value = _column_value(env[name], keep_int=True)
+            value = column_value(env[name], keep_int=True)
             arr = value.to_numpy(dtype=object) if isinstance(value, pd.Series) else value
             return np.asarray(levels.get_indexer(arr), dtype=np.int64)
 
@@ -687,21 +371,21 @@ class _GroupRecipe:
 
 def _fit_group(factors: tuple[str, ...], env: Mapping[str, pd.Series]):
     def one(name: str) -> tuple[np.ndarray, pd.Index]:
-        codes, levels, _ = _factorize(_column_value(env[name], keep_int=True))
+        codes, levels, _ = factorize(column_value(env[name], keep_int=True))
         return codes, levels
 
     codes, levels = one(factors[0])
     all_levels = [levels]
     steps = []
     if len(factors) > 1:
-        labels = np.asarray(_level_labels(levels), dtype=object)
+        labels = np.asarray(level_labels(levels), dtype=object)
         for name in factors[1:]:
             c2, lev2 = one(name)
             all_levels.append(lev2)
             size = len(lev2)
             codes, keys = pd.factorize(codes * size + c2, sort=True)
             keys = np.asarray(keys, dtype=np.int64)
-            lab2 = np.asarray(_level_labels(lev2), dtype=object)
+            lab2 = np.asarray(level_labels(lev2), dtype=object)
             labels = labels[keys // size] + ":" + lab2[keys % size]
             steps.append((size, keys))
         levels = pd.Index(labels.astype(str), dtype=object)
@@ -791,7 +475,7 @@ class Design:
     xnames : tuple of str
         R's column names of ``X``.
     offset : ndarray of float, shape (n,)
-        Sum of the ``offset(...)`` terms (zeros without).
+        Sum of the ``offset(...)`` terms and the ``offset=`` argument (zeros without).
     terms : tuple of RandomTerm
         Random-effect terms in lme4's order (decreasing number of levels).
     data : DataFrame
@@ -826,6 +510,8 @@ class Design:
     _fixed: _MatrixRecipe = field(repr=False)
     _offsets: tuple[tuple[str, Node], ...] = field(repr=False)
     _state: dict[str, Any] = field(repr=False)
+    # the offset= argument: None, ("column", name) or ("values", None)
+    _offset_arg: tuple[str, str | None] | None = field(default=None, repr=False)
 
     @property
     def nobs(self) -> int:
@@ -858,7 +544,7 @@ class Design:
         names: dict[str, None] = {}
         for node in nodes:
             for nm in column_names(node):
-                if nm in newdata.columns or nm not in _CONSTANTS:
+                if nm in newdata.columns or nm not in CONSTANTS:
                     names.setdefault(nm, None)
         _validate.check_newdata_columns(list(names), newdata)
         return {nm: newdata[nm] for nm in names}
@@ -895,12 +581,30 @@ class Design:
         Returns
         -------
         ndarray of float, shape (len(newdata),)
+
+        Raises
+        ------
+        ValueError
+            When the fit's ``offset=`` argument was given as values rather than a column
+            name (there is nothing to evaluate on new rows), or that column is missing.
         """
         env = self._env(newdata, [node for _, node in self._offsets])
         out = np.zeros(len(newdata))
-        ev = _Evaluator(env, self._state, fitting=False)
+        ev = Evaluator(env, self._state, fitting=False)
         for _, node in self._offsets:
             out = out + np.asarray(ev.num(node), dtype=float)
+        if self._offset_arg is not None:
+            kind, name = self._offset_arg
+            if kind == "values" or name not in newdata.columns:
+                where = ("was given as values" if kind == "values"
+                         else f"is the column {name!r}, which newdata lacks")
+                raise ValueError(
+                    f"the model's offset= argument {where}, so the offset of new rows is "
+                    "unknown; refit with offset= naming a column (or with offset(...) in the "
+                    "formula) and give that column in newdata")
+            vals = pd.to_numeric(newdata[name], errors="coerce").to_numpy(dtype=float)
+            _validate.check_finite(vals, name, "offset")
+            out = out + vals
         return out
 
     def new_terms(self, newdata: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -945,7 +649,7 @@ def _response(
     weights_given: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     label = deparse(node)
-    ev = _Evaluator(env, state, fitting=True)
+    ev = Evaluator(env, state, fitting=True)
     inner = node.expr if isinstance(node, Paren) else node
     if isinstance(inner, Call) and inner.func == "cbind":
         if len(inner.args) != 2:
@@ -954,12 +658,14 @@ def _response(
         s = np.broadcast_to(np.asarray(ev.num(inner.args[0]), dtype=float), (n,))
         f = np.broadcast_to(np.asarray(ev.num(inner.args[1]), dtype=float), (n,))
         _validate.check_cbind_counts(s, f, label)
+        _validate.warn_noninteger_successes(s, label, "the first (successes) column")
+        _validate.warn_noninteger_successes(f, label, "the second (failures) column")
         trials = s + f
         y = np.divide(s, trials, out=np.zeros(n), where=trials > 0)
         _validate.check_response_varies(s, f, label)
         return y, trials
     value = ev.eval(node)
-    if isinstance(value, _AsFactor):
+    if isinstance(value, AsFactor):
         value = value.value
         if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
             value = pd.Series(value)
@@ -968,8 +674,9 @@ def _response(
     if isinstance(value, np.ndarray) and value.dtype == bool:
         y = value.astype(float)
     elif isinstance(value, pd.Series):
-        codes, levels, _ = _factorize(value)
-        _validate.check_two_level_response(list(_level_labels(levels)), label)
+        _validate.check_response_not_mixed(value, label)
+        codes, levels, _ = factorize(value)
+        _validate.check_two_level_response(list(level_labels(levels)), label)
         y = (codes == 1).astype(float)
     else:
         y = np.asarray(value, dtype=float)
@@ -978,6 +685,8 @@ def _response(
         else:
             _validate.check_proportion_response(y, label)
     trials = np.ones(n) if weights is None else weights
+    if weights is not None:
+        _validate.warn_noninteger_successes(y * trials, label, "the response x weights")
     _validate.check_response_varies(y * trials, (1 - y) * trials, label)
     return y, trials
 
@@ -1011,7 +720,7 @@ def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     names: dict[str, None] = {}
     for node in nodes:
         for nm in column_names(node):
-            if nm in data.columns or nm not in _CONSTANTS:
+            if nm in data.columns or nm not in CONSTANTS:
                 names.setdefault(nm, None)
     return list(names)
 
@@ -1020,6 +729,7 @@ def build_design(
     formula: str | ParsedFormula,
     data: pd.DataFrame,
     weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
+    offset: str | Sequence[float] | np.ndarray | pd.Series | None = None,
 ) -> Design:
     """Build the design (response, fixed and random parts) of a binomial GLMM.
 
@@ -1034,6 +744,10 @@ def build_design(
         Numbers of trials for a proportion response, or prior weights for 0/1 data: a column
         name or one value per row of ``data`` (by position). Finite and >= 0; missing values
         drop the row.
+    offset : str, array-like or None
+        A known term added to the linear predictor, as lme4's ``offset=``: a column name
+        (missing values drop the row) or one finite value per row of ``data`` (by
+        position). Added to any ``offset(...)`` terms of the formula.
 
     Returns
     -------
@@ -1063,6 +777,7 @@ def build_design(
     (('(Intercept)', 'trtb'), 'id', 3)
     """
     _validate.check_data_frame(data)
+    _validate.check_has_rows(len(data))
     if isinstance(formula, ParsedFormula):
         parsed = formula
         text = parsed.text or str(parsed)
@@ -1089,6 +804,33 @@ def build_design(
             raise TypeError("weights must be numbers (numbers of trials) or a column name") from err
         _validate.check_weights_length(len(w), n_all)
 
+    # offset= argument
+    off_arg: np.ndarray | None = None
+    off_kind: tuple[str, str | None] | None = None
+    if isinstance(offset, str):
+        _validate.check_columns_exist([offset], list(data.columns))
+        off_kind = ("column", offset)
+        if offset not in used:
+            used.append(offset)
+    elif offset is not None:
+        off_kind = ("values", None)
+        try:
+            off_arg = np.asarray(offset, dtype=float).reshape(-1)
+        except (TypeError, ValueError) as err:
+            raise TypeError("offset= must be numbers (one per row of data) or a column "
+                            "name") from err
+        if len(off_arg) != n_all:
+            raise ValueError(f"offset= has {len(off_arg)} values but data has {n_all} rows; "
+                             "give one offset per row, or the name of a column")
+        bad = ~np.isfinite(off_arg)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(str(i) for i in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            raise ValueError(f"offset= must be finite, but {len(rows)} value(s) are missing "
+                             f"or infinite (positions {shown}); fix them or drop those rows")
+
+    _validate.check_unique_columns(used, list(data.columns))
+
     # missing values
     missing = np.zeros(n_all, dtype=bool)
     which: list[str] = []
@@ -1110,12 +852,13 @@ def build_design(
         frame = data.loc[keep]
         if w is not None:
             w = w[keep]
+        if off_arg is not None:
+            off_arg = off_arg[keep]
     else:
         # a copy: the fitted model must not change when the caller edits their frame
         frame = data.copy()
     n = len(frame)
-    if n == 0:
-        raise ValueError("no rows left after dropping the rows with missing values")
+    _validate.check_enough_rows(n, n_dropped)
     env = {c: frame[c] for c in used}
     if isinstance(weights, str):
         try:
@@ -1151,14 +894,22 @@ def build_design(
 
     # offset
     offset = np.zeros(n)
-    ev = _Evaluator(env, state, fitting=True)
+    ev = Evaluator(env, state, fitting=True)
     for label, node in fixed.offsets:
         value = ev.eval(node)
-        if isinstance(value, (pd.Series, _AsFactor)):
+        if isinstance(value, (pd.Series, AsFactor)):
             raise ValueError(f"the offset {label!r} must be numeric")
         arr = np.broadcast_to(np.asarray(value, dtype=float), (n,))
         _validate.check_finite(arr, label, "offset")
         offset = offset + arr
+    if off_kind is not None and off_kind[0] == "column":
+        try:
+            off_arg = frame[off_kind[1]].to_numpy(dtype=float)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"the offset= column {off_kind[1]!r} must be numeric") from err
+        _validate.check_finite(off_arg, off_kind[1], "offset")
+    if off_arg is not None:
+        offset = offset + off_arg
 
     # random part
     groups: dict[str, tuple[np.ndarray, pd.Index, _GroupRecipe]] = {}
@@ -1206,4 +957,5 @@ def build_design(
         _fixed=fixed_recipe,
         _offsets=fixed.offsets,
         _state=state,
+        _offset_arg=off_kind,
     )

@@ -5,6 +5,9 @@ approximation of ``-2 log L`` and its exact gradient; ``make_agq_deviance`` does
 adaptive Gauss-Hermite quadrature (one scalar random-effect term); ``make_nagq0_deviance``
 maps ``theta`` alone to the Laplace deviance at the joint ``(u, beta)`` modes (lme4's
 ``nAGQ = 0``).
+
+Imports only other ``glmmteach.model`` modules, ``glmmteach._util`` and
+``glmmteach.warnings``; never ``inference``, ``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
@@ -125,7 +128,12 @@ class LaplaceDeviance:
             _, _, _, _, w_obs = fam.working(self.y, self.n, st.eta, observed=True)
             F_obs = re.factorize(Zt, w_obs)
         a = F_obs.solve(re.tprod(Zt, v))
-        e = -2.0 * st.s + v - w_obs * re.eta(Zt, a)
+        # e = -2 s + v - w_O (Z Lambda a), in place (one n-vector)
+        e = re.eta(Zt, a)
+        e *= -w_obs
+        e += v
+        e -= st.s
+        e -= st.s
         g_beta = self.X.T @ e
         g_theta = re.theta_gradient(Zt, e, st.w, st.s, st.u, a, R)
         return st.laplace, np.concatenate([g_theta, g_beta])
@@ -144,14 +152,27 @@ class AGQDeviance(LaplaceDeviance):
     conditional mode ``u_j`` and scaling it by ``sigma_j = H_jj^{-1/2}`` (Pinheiro & Bates
     1995; Bates et al. 2015, sec. 5.4) gives
 
-    .. math:: -2 \\log L \\approx -2 \\sum_j \\log \\Big[ \\sigma_j \\sum_k \\omega_k
-        e^{z_k^2/2} \\exp\\big(\\ell_j(u_j + \\sigma_j z_k)
-        - (u_j + \\sigma_j z_k)^2/2\\big) / \\sqrt{2\\pi} \\Big],
+    .. math:: -2 \\log L \\approx -2 \\sum_j \\Big[\\log \\sigma_j + \\log \\sum_k
+        \\exp T_{jk}\\Big], \\qquad T_{jk} = \\ell_j(v_{jk}) - v_{jk}^2/2 + \\log\\omega_k
+        + z_k^2/2 - \\log\\sqrt{2\\pi}, \\quad v_{jk} = u_j + \\sigma_j z_k,
 
-    with nodes ``z_k`` and weights ``omega_k`` of the rule for ``exp(-z^2/2)``. ``K = 1``
-    reproduces the Laplace approximation. Unlike lme4 (which omits it when ``nAGQ > 1``) the
-    binomial coefficient is kept, so values stay comparable with the Laplace fit. The
-    gradient is taken by central differences.
+    with nodes ``z_k`` and weights ``omega_k`` of the rule for ``exp(-z^2/2)`` and
+    ``ell_j(v)`` the log-likelihood of group j's rows with ``eta_i = x_i'beta + theta x_i v``.
+    ``K = 1`` reproduces the Laplace approximation. Unlike lme4 (which omits it when
+    ``nAGQ > 1``) the binomial coefficient is kept, so values stay comparable with the Laplace
+    fit. All groups and nodes are evaluated at once, as ``(n, K)`` arrays.
+
+    The gradient is exact. With ``p_jk`` the softmax weights of ``T_jk`` over ``k``,
+
+    .. math:: \\frac{d}{d\\phi}\\Big[\\log\\sigma_j + \\log\\sum_k e^{T_{jk}}\\Big] =
+        \\frac{\\sigma_j'}{\\sigma_j} + \\sum_k p_{jk}\\Big[\\partial_\\phi \\ell_j(v_{jk})
+        + (\\ell_j'(v_{jk}) - v_{jk})(u_j' + z_k \\sigma_j')\\Big],
+
+    where ``u_j'`` follows by implicit differentiation of the mode equation
+    ``theta sum_i x_i s_i - u_j = 0`` (``u_j' = (d/dphi of that sum) / H_O,j``, with the
+    observed-information ``H_O``) and ``sigma_j' = -sigma_j H_j' / (2 H_j)`` from
+    ``H_j = 1 + theta^2 sum_i x_i^2 w_i(eta_i)`` (Fisher weights ``w``, whose derivative
+    ``w'`` in ``eta`` enters through ``eta_i' = x_i'beta' + x_i u_j theta' + theta x_i u_j'``).
     """
 
     def __init__(self, design, family: Binomial, nAGQ: int,
@@ -166,37 +187,91 @@ class AGQDeviance(LaplaceDeviance):
         z, wts = np.polynomial.hermite_e.hermegauss(self.nAGQ)
         self.nodes = z
         self.log_weights = np.log(wts) + 0.5 * z * z - 0.5 * np.log(2.0 * np.pi)
+        block = self.re.blocks[0]
+        self._codes = block.codes
+        self._nlev = block.nlev
+        self._x = np.asarray(block.X[:, 0], dtype=float)  # the term's covariate (1: intercept)
+        # flat (group, node) index of every (row, node) cell, for one bincount per sum
+        self._cell = (block.codes[:, None] * self.nAGQ + np.arange(self.nAGQ)[None, :]).ravel()
+        lc = np.asarray(self.logcoef, dtype=float)
+        self._logcoef_col = lc[:, None] if lc.ndim else lc
+
+    def _nodes(self, phi, st: PirlsState, score: bool = False):
+        """Node values ``v``, the per-(group, node) integrand ``T`` and the node scores."""
+        theta, beta = self.split(phi)
+        codes, J, K = self._codes, self._nlev, self.nAGQ
+        sigma = 1.0 / np.sqrt(st.factor.h)
+        v = st.u[:, None] + sigma[:, None] * self.nodes[None, :]  # (J, K)
+        eta0 = self.X @ beta + self.offset
+        zx = theta[0] * self._x
+        eta = eta0[:, None] + zx[:, None] * v[codes]  # (n, K)
+        ll, s = self.family.loglik_and_score(self.y[:, None], self.n[:, None], eta,
+                                             self._logcoef_col, score=score)
+        T = np.bincount(self._cell, weights=ll.ravel(), minlength=J * K).reshape(J, K)
+        T += self.log_weights[None, :] - 0.5 * v * v
+        return sigma, v, s, T
 
     def agq_from_state(self, phi, st: PirlsState) -> float:
-        theta, beta = self.split(phi)
-        re = self.re
-        block = re.blocks[0]
-        Z = re.ztilde(theta)[0][:, 0]
-        codes = block.codes
-        sigma = 1.0 / np.sqrt(st.factor.h)
-        u_hat = st.u
-        eta0 = self.X @ beta + self.offset
-        terms = np.empty((block.nlev, self.nAGQ))
-        for k, zk in enumerate(self.nodes):
-            uk = u_hat + sigma * zk
-            eta = eta0 + Z * uk[codes]
-            ll = np.bincount(codes, weights=self.family.loglik_obs(self.y, self.n, eta,
-                                                                     self.logcoef),
-                             minlength=block.nlev)
-            terms[:, k] = ll - 0.5 * uk * uk + self.log_weights[k]
-        mx = terms.max(axis=1)
-        logint = mx + np.log(np.exp(terms - mx[:, None]).sum(axis=1)) + np.log(sigma)
+        sigma, _, _, T = self._nodes(phi, st)
+        mx = T.max(axis=1)
+        logint = mx + np.log(np.exp(T - mx[:, None]).sum(axis=1)) + np.log(sigma)
         return float(-2.0 * np.sum(logint))
 
     def __call__(self, phi) -> float:
         return self.agq_from_state(phi, self.state(phi))
 
     def value_and_grad(self, phi):
+        """The AGQ deviance and its exact gradient at ``phi`` (see the class Notes)."""
         phi = np.asarray(phi, dtype=float)
-        f0 = self(phi)
-        return f0, central_gradient(self, phi)
+        theta, beta = self.split(phi)
+        th = float(theta[0])
+        st = self.state(phi)
+        codes, J, K = self._codes, self._nlev, self.nAGQ
+        x, fam = self._x, self.family
+        sigma, v, s_nodes, T = self._nodes(phi, st, score=True)
+        mx = T.max(axis=1)
+        E = np.exp(T - mx[:, None])
+        tot = E.sum(axis=1)
+        f = float(-2.0 * np.sum(mx + np.log(tot) + np.log(sigma)))
+        P = E / tot[:, None]  # (J, K) softmax weights
+        Pi = P[codes]  # (n, K)
+        r = np.sum(Pi * s_nodes, axis=1)  # sum_k p_jk s_ik, per row
+        # d T_jk / d v_jk = theta sum_i x_i s_ik - v_jk
+        dTdv = th * np.bincount(self._cell, weights=(x[:, None] * s_nodes).ravel(),
+                                minlength=J * K).reshape(J, K) - v
+        b1 = np.sum(P * dTdv, axis=1)
+        b2 = np.sum(P * dTdv * self.nodes[None, :], axis=1)
+        # pieces at the mode
+        w, dw, s_m = st.w, st.dw, st.s
+        if fam.canonical:
+            w_obs = w
+        else:
+            w_obs = fam.working(self.y, self.n, st.eta, observed=True)[4]
+        H = st.factor.h
+        HO = 1.0 + th * th * np.bincount(codes, weights=x * x * w_obs, minlength=J)
+        u = st.u
+        # coefficient on d sigma_j, then on d H_j (d sigma = -sigma dH / (2H))
+        c_H = -0.5 * sigma * (1.0 / sigma + b2) / H
+        # coefficient on d u_j, including u's effect on H through eta
+        c_u = b1 + c_H * th ** 3 * np.bincount(codes, weights=x ** 3 * dw, minlength=J)
+        cu_over = c_u / HO
+        # beta: sum_i a_i X_i
+        a = (r + (c_H * th * th)[codes] * x * x * dw
+             - cu_over[codes] * th * x * w_obs)
+        g_beta = self.X.T @ a
+        # theta
+        g_theta = float(np.sum(x * np.sum(Pi * s_nodes * v[codes], axis=1)))
+        g_theta += float(np.sum(c_H * (2.0 * th * np.bincount(codes, weights=x * x * w,
+                                                                 minlength=J)
+                                        + th * th * np.bincount(codes, weights=x ** 3 * dw,
+                                                                minlength=J) * u)))
+        g_theta += float(np.sum(cu_over * (np.bincount(codes, weights=x * s_m, minlength=J)
+                                           - th * u * np.bincount(codes, weights=x * x * w_obs,
+                                                                  minlength=J))))
+        return f, -2.0 * np.concatenate([[g_theta], g_beta])
 
-
+    def grad(self, phi):
+        return self.value_and_grad(phi)[1]
 
 
 class NAGQ0Deviance(LaplaceDeviance):
@@ -214,6 +289,13 @@ class NAGQ0Deviance(LaplaceDeviance):
     def __init__(self, design, family: Binomial, re: REStructure | None = None) -> None:
         super().__init__(design, family, re)
         self._beta = None
+
+    def set_start(self, beta=None, u=None) -> None:
+        """Start the next joint PIRLS from these fixed effects (and spherical modes)."""
+        if beta is not None:
+            self._beta = np.array(beta, dtype=float)
+        if u is not None:
+            self._u = np.array(u, dtype=float)
 
     def joint_state(self, theta: np.ndarray):
         Zt = self.re.ztilde(theta)

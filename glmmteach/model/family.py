@@ -2,6 +2,9 @@
 
 Everything the fitter needs from the response distribution lives here, so that the rest of the
 engine never mentions a link by name.
+
+Imports only other ``glmmteach.model`` modules, ``glmmteach._util`` and
+``glmmteach.warnings``; never ``inference``, ``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
@@ -13,19 +16,23 @@ from scipy import special
 
 __all__ = ["Binomial", "binomial", "LINKS"]
 
-LINKS = ("logit", "probit", "cloglog")
+LINKS = ("logit", "probit", "cloglog", "cauchit")
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 @dataclass(frozen=True)
 class Binomial:
-    """The binomial family with a logit, probit or complementary log-log link.
+    """The binomial family with a logit, probit, complementary log-log or Cauchy link.
 
     Parameters
     ----------
-    link : {"logit", "probit", "cloglog"}
-        The link function g, with ``eta = g(mu)``.
+    link : {"logit", "probit", "cloglog", "cauchit"}
+        The link function g, with ``eta = g(mu)``: ``logit(mu) = log(mu / (1 - mu))``,
+        ``probit(mu) = Phi^{-1}(mu)``, ``cloglog(mu) = log(-log(1 - mu))`` and
+        ``cauchit(mu) = tan(pi (mu - 1/2))``, the quantile function of the standard Cauchy
+        distribution (as R's ``binomial(link = "cauchit")``), whose heavy tails let a few
+        surprising responses pull less on the fit than under the logit link.
 
     Notes
     -----
@@ -44,7 +51,12 @@ class Binomial:
 
     with ``mu' = dmu/deta``. ``w_F`` is the Fisher (IRLS) weight used by penalized IRLS and
     the Laplace approximation, as in lme4; the observed weight ``w_O = -ds/deta`` equals
-    ``w_F`` for the canonical logit link and differs for probit and cloglog.
+    ``w_F`` for the canonical logit link and differs for probit, cloglog and cauchit.
+
+    For the Cauchy link ``mu = 1/2 + arctan(eta) / pi``, computed as
+    ``arctan2(1, -eta) / pi`` (and ``1 - mu`` as ``arctan2(1, eta) / pi``), so that both tails
+    keep full relative precision; ``mu' = 1 / (pi (1 + eta^2))`` and
+    ``mu'' = -2 eta mu' / (1 + eta^2)``.
     """
 
     link: str = "logit"
@@ -73,6 +85,8 @@ class Binomial:
             return special.logit(mu)
         if self.link == "probit":
             return special.ndtri(mu)
+        if self.link == "cauchit":
+            return np.tan(np.pi * (mu - 0.5))
         return np.log(-np.log1p(-mu))
 
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
@@ -82,6 +96,8 @@ class Binomial:
             return special.expit(eta)
         if self.link == "probit":
             return special.ndtr(eta)
+        if self.link == "cauchit":
+            return np.arctan2(1.0, -eta) / np.pi
         return -np.expm1(-np.exp(eta))
 
     def _mu_derivs(self, eta: np.ndarray):
@@ -96,6 +112,12 @@ class Binomial:
             omu = special.ndtr(-eta)
             d1 = np.exp(-0.5 * eta * eta - _LOG_SQRT_2PI)
             d2 = -eta * d1
+        elif self.link == "cauchit":
+            mu = np.arctan2(1.0, -eta) / np.pi
+            omu = np.arctan2(1.0, eta) / np.pi
+            one_e2 = 1.0 + eta * eta
+            d1 = 1.0 / (np.pi * one_e2)
+            d2 = -2.0 * eta * d1 / one_e2
         else:  # cloglog
             ee = np.exp(np.minimum(eta, 700.0))
             omu = np.exp(-ee)
@@ -115,6 +137,8 @@ class Binomial:
             return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
         if self.link == "probit":
             return special.log_ndtr(eta), special.log_ndtr(-eta)
+        if self.link == "cauchit":
+            return np.log(np.arctan2(1.0, -eta) / np.pi), np.log(np.arctan2(1.0, eta) / np.pi)
         ee = np.exp(np.minimum(eta, 700.0))
         # log(1 - exp(-ee)), stable for small and large ee
         log_mu = np.where(ee > 0.6931, np.log1p(-np.exp(-ee)), np.log(-np.expm1(-ee)))
@@ -151,14 +175,15 @@ class Binomial:
         s = n * (y - mu) * r
         w = n * d1 * r
         # d/deta (mu'^2 / V) = mu' (2 mu'' V - mu'^2 (1 - 2 mu)) / V^2
-        dw = n * d1 * (2.0 * d2 * var - d1 * d1 * (omu - mu)) / (var * var)
+        # written with r = mu'/V so that nothing under- or overflows in the far tails
+        dw = n * r * (2.0 * d2 - r * d1 * (omu - mu))
         w_obs = None
         if observed:
             if self.canonical:
                 w_obs = w
             else:
                 # d/deta (mu'/V) = (mu'' V - mu'^2 (1 - 2 mu)) / V^2
-                dr = (d2 * var - d1 * d1 * (omu - mu)) / (var * var)
+                dr = d2 / var - r * r * (omu - mu)
                 w_obs = w - n * (y - mu) * dr
         return mu, s, w, dw, w_obs
 
@@ -193,6 +218,31 @@ class Binomial:
         w = n * mu * omu
         return ll, mu, k - n * mu, w, w * (omu - mu)
 
+    def loglik_and_score(self, y: np.ndarray, n: np.ndarray, eta: np.ndarray,
+                         logcoef: np.ndarray | float = 0.0, score: bool = True):
+        """Elementwise log-likelihood and score ``dl/deta`` (any array shape, broadcasting).
+
+        The hot loop of adaptive quadrature, which evaluates every row at every node. For the
+        logit link one exponential serves both (see :meth:`evaluate`).
+
+        Returns
+        -------
+        ll : ndarray
+        s : ndarray or None
+            ``None`` unless ``score``.
+        """
+        if self.link != "logit":
+            ll = self.loglik_obs(y, n, eta, logcoef)
+            return ll, (self.working(y, n, eta)[1] if score else None)
+        e = np.exp(-np.abs(eta))
+        k = n * y
+        ll = k * eta - n * (np.maximum(eta, 0.0) + np.log1p(e)) + logcoef
+        if not score:
+            return ll, None
+        inv = 1.0 / (1.0 + e)
+        mu = np.where(eta >= 0, inv, e * inv)
+        return ll, k - n * mu
+
     def dev_resids(self, y: np.ndarray, n: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """Unit deviances ``2 n [y log(y/mu) + (1-y) log((1-y)/(1-mu))]``."""
         y = np.asarray(y, dtype=float)
@@ -210,7 +260,7 @@ def binomial(link: str = "logit") -> Binomial:
 
     Parameters
     ----------
-    link : {"logit", "probit", "cloglog"}, default "logit"
+    link : {"logit", "probit", "cloglog", "cauchit"}, default "logit"
 
     Examples
     --------
@@ -230,7 +280,8 @@ def as_family(family) -> Binomial:
             return Binomial("logit")
         raise ValueError(
             f"family={family!r} is not supported: glmmteach fits binomial GLMMs only; use "
-            "family='binomial' or glmmteach.binomial(link='logit' | 'probit' | 'cloglog')"
+            "family='binomial' or glmmteach.binomial(link='logit' | 'probit' | 'cloglog' | "
+            "'cauchit')"
         )
     raise TypeError(
         "family must be 'binomial' or glmmteach.binomial(link=...), "

@@ -25,16 +25,23 @@ Random terms ``(expr | g)`` must be added at the top level of the right-hand sid
 expansions are applied: ``(1 + x || g)`` becomes ``(1 | g) + (0 + x | g)`` (one uncorrelated
 term per term of ``expr``) and ``(expr | a/b)`` becomes ``(expr | b:a) + (expr | a)``;
 ``(expr | a/b/c)`` gives ``c:(b:a)``, ``b:a`` and ``a``, lme4's names.
+
+Why a parser of our own: the Python formula libraries do not serve the course. formulaic (and
+patsy) cannot parse lme4's random-effect bars ``(1 | g)``, and they name treatment-coded
+columns ``trt[T.treat]`` where R and the article print ``trttreat``; matching lme4's output
+name for name (and R's ``deparse`` of expressions) needs R's grammar and naming rules.
+
+Imports only ``glmmteach._util``; the rest of ``glmmteach.model`` builds on it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from glmmteach._util import validate as _validate
+from glmmteach._util.rformat import format_r_number
 
 __all__ = [
     "ParsedFormula",
@@ -179,6 +186,18 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # nesting of parentheses, calls and prefix operators
+
+    def _nest(self) -> None:
+        """Count one more level of nesting; refuse formulas nested absurdly deep.
+
+        Sums and products of any length are parsed by loops (``x1 + x2 + ... + x600`` is
+        fine); only nesting recurses, and Python's stack is limited.
+        """
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"the formula is nested more than {MAX_NESTING} levels deep "
+                             "(parentheses, function calls or prefix operators); simplify it")
 
     # token helpers
     @property
@@ -244,7 +263,10 @@ class _Parser:
     def not_(self) -> Node:
         if self._is_op("!"):
             self._take()
-            return Unary("!", self.not_())
+            self._nest()
+            node = Unary("!", self.not_())
+            self.depth -= 1
+            return node
         return self.compare()
 
     def compare(self) -> Node:
@@ -287,14 +309,19 @@ class _Parser:
     def unary(self) -> Node:
         if self._is_op("-", "+"):
             op = self._take().text
-            return Unary(op, self.unary())
+            self._nest()
+            node = Unary(op, self.unary())
+            self.depth -= 1
+            return node
         return self.power()
 
     def power(self) -> Node:
         node = self.postfix()
         if self._is_op("^", "**"):
             self._take()
+            self._nest()
             node = BinOp("^", node, self.unary())  # right to left; allows x^-1 as R does
+            self.depth -= 1
         return node
 
     def postfix(self) -> Node:
@@ -311,6 +338,7 @@ class _Parser:
             self._take()
             if self._is_op("("):
                 self._take()
+                self._nest()
                 args: list[Node] = []
                 if not self._is_op(")"):
                     args.append(self.expr())
@@ -318,16 +346,19 @@ class _Parser:
                         self._take()
                         args.append(self.expr())
                 self._expect(")")
+                self.depth -= 1
                 return Call(tok.text, tuple(args))
             return Name(tok.text)
         if self._is_op("("):
             self._take()
             if self._is_op(")"):
                 raise self.error("empty parentheses")
+            self._nest()
             inner = self.expr()
             if self._is_op("~"):
                 raise self.error("'~' cannot appear inside parentheses")
             self._expect(")")
+            self.depth -= 1
             return Paren(inner)
         if tok.kind == "end":
             raise self.error("the formula ends too early")
@@ -339,42 +370,12 @@ class _Parser:
 # ---------------------------------------------------------------------------------------------
 
 _NO_SPACE_OPS = {"^", ":", "/", "%%", "%/%"}
+
+#: Deepest nesting of parentheses, calls and prefix operators the parser accepts.
+MAX_NESTING = 40
 # reserved words that are not constants (TRUE, Inf, ... print bare)
 _R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break", "in"}
 _R_SYNTACTIC = re.compile(r"^((([A-Za-z]|[.][._A-Za-z])[._A-Za-z0-9]*)|[.])$")
-
-
-def format_r_number(value: float) -> str:
-    """Print a double as R does (15 significant digits; scientific when it is shorter).
-
-    Parameters
-    ----------
-    value : float
-        The number.
-
-    Returns
-    -------
-    str
-        ``2`` for 2.0, ``0.5``, ``1e+05`` for 100000, ``1e-04`` for 0.0001, ``123456``.
-    """
-    v = float(value)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "0"
-    target = float(f"{v:.14e}")
-    digits = 15
-    for d in range(1, 16):
-        if float(f"{v:.{d - 1}e}") == target:
-            digits = d
-            break
-    sci = f"{v:.{digits - 1}e}"
-    exponent = int(sci.split("e")[1])
-    decimals = max(0, digits - 1 - exponent)
-    fixed = f"{v:.{decimals}f}"
-    return fixed if len(fixed) <= len(sci) else sci
 
 
 def _name_text(name: str) -> str:
@@ -412,9 +413,16 @@ def deparse(node: Node) -> str:
     if isinstance(node, Unary):
         return node.op + deparse(node.operand)
     if isinstance(node, BinOp):
-        if node.op in _NO_SPACE_OPS:
-            return f"{deparse(node.left)}{node.op}{deparse(node.right)}"
-        return f"{deparse(node.left)} {node.op} {deparse(node.right)}"
+        # walk the left spine in a loop: a sum of 600 terms is 600 levels deep
+        spine: list[BinOp] = []
+        while isinstance(node, BinOp):
+            spine.append(node)
+            node = node.left
+        parts = [deparse(node)]
+        for b in reversed(spine):
+            sep = b.op if b.op in _NO_SPACE_OPS else f" {b.op} "
+            parts.append(sep + deparse(b.right))
+        return "".join(parts)
     raise TypeError(f"not a formula node: {node!r}")
 
 
@@ -433,22 +441,20 @@ def column_names(node: Node) -> list[str]:
     list of str
     """
     out: dict[str, None] = {}
-
-    def walk(n: Node) -> None:
+    stack = [node]  # depth first, left to right, without recursion
+    while stack:
+        n = stack.pop()
         if isinstance(n, Name):
             out.setdefault(n.id, None)
         elif isinstance(n, Call):
-            for a in n.args:
-                walk(a)
+            stack.extend(reversed(n.args))
         elif isinstance(n, BinOp):
-            walk(n.left)
-            walk(n.right)
+            stack.append(n.right)
+            stack.append(n.left)
         elif isinstance(n, Unary):
-            walk(n.operand)
+            stack.append(n.operand)
         elif isinstance(n, Paren):
-            walk(n.expr)
-
-    walk(node)
+            stack.append(n.expr)
     return list(out)
 
 
@@ -577,20 +583,35 @@ class _Expander:
         else:
             raise self.fail(f"cannot remove the number {deparse(num)}")
 
+    def _sum(self, node: BinOp, top: bool) -> list[frozenset]:
+        """``a + b - c + ...`` left to right in a loop (a long sum is a deep left spine)."""
+        spine: list[BinOp] = []
+        cur: Node = node
+        while isinstance(cur, BinOp) and cur.op in ("+", "-"):
+            spine.append(cur)
+            cur = cur.left
+        result = self.terms(cur, top)
+        for b in reversed(spine):
+            result = self._add_or_remove(b.op, result, b.right, top)
+        return result
+
+    def _add_or_remove(self, op: str, left: list[frozenset], right_node: Node,
+                       top: bool) -> list[frozenset]:
+        if op == "+":
+            return _merge(left, self.terms(right_node, top))
+        right = _unparen(right_node)
+        if isinstance(right, Num):
+            if not top:
+                raise self.fail("the intercept can only be removed at the top level")
+            self._remove_number(right)
+            return left
+        removed = set(self.terms(right_node, False))
+        return [t for t in left if t not in removed]
+
     def _binop(self, node: BinOp, top: bool) -> list[frozenset]:
         op = node.op
-        if op == "+":
-            return _merge(self.terms(node.left, top), self.terms(node.right, top))
-        if op == "-":
-            left = self.terms(node.left, top)
-            right = _unparen(node.right)
-            if isinstance(right, Num):
-                if not top:
-                    raise self.fail("the intercept can only be removed at the top level")
-                self._remove_number(right)
-                return left
-            removed = set(self.terms(node.right, False))
-            return [t for t in left if t not in removed]
+        if op in ("+", "-"):
+            return self._sum(node, top)
         if op == "*":
             a = self.terms(node.left, False)
             b = self.terms(node.right, False)
@@ -817,11 +838,15 @@ class ParsedFormula:
 
 
 def _flatten_sum(node: Node) -> list[tuple[str, Node]]:
-    if isinstance(node, BinOp) and node.op in "+-" and len(node.op) == 1:
-        return [*_flatten_sum(node.left), (node.op, node.right)]
+    out: list[tuple[str, Node]] = []
+    while isinstance(node, BinOp) and node.op in ("+", "-"):
+        out.append((node.op, node.right))
+        node = node.left
     if isinstance(node, Unary) and node.op in "+-":
-        return [(node.op, node.operand)]
-    return [("+", node)]
+        out.append((node.op, node.operand))
+    else:
+        out.append(("+", node))
+    return out[::-1]
 
 
 def _is_bar(node: Node) -> bool:
@@ -829,14 +854,19 @@ def _is_bar(node: Node) -> bool:
 
 
 def _contains_bar(node: Node) -> bool:
-    if isinstance(node, BinOp):
-        return node.op in ("|", "||") or _contains_bar(node.left) or _contains_bar(node.right)
-    if isinstance(node, Paren):
-        return _contains_bar(node.expr)
-    if isinstance(node, Unary):
-        return _contains_bar(node.operand)
-    if isinstance(node, Call):
-        return any(_contains_bar(a) for a in node.args)
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, BinOp):
+            if n.op in ("|", "||"):
+                return True
+            stack.extend((n.left, n.right))
+        elif isinstance(n, Paren):
+            stack.append(n.expr)
+        elif isinstance(n, Unary):
+            stack.append(n.operand)
+        elif isinstance(n, Call):
+            stack.extend(n.args)
     return False
 
 
@@ -909,4 +939,8 @@ def parse_formula(text: str) -> ParsedFormula:
     [('1', 'g'), ('0 + x', 'g'), ('1', 'b:a'), ('1', 'a')]
     """
     _validate.check_formula_text(text)
-    return _parse_formula_cached(text.strip())
+    try:
+        return _parse_formula_cached(text.strip())
+    except RecursionError:  # pragma: no cover - the parser's nesting limit comes first
+        raise ValueError(f"the formula is nested too deeply to be read ({len(text)} "
+                         "characters); simplify it") from None

@@ -13,8 +13,14 @@ Each PIRLS step is a Fisher-scoring (Newton for the logit link) step
 
 with score ``s`` and IRLS weights ``W`` at the current ``u``, halving the step whenever the
 penalized deviance would increase (Bates et al. 2015, J. Stat. Softw. 67(1), sec. 5.2 and
-the lme4 "Theory" vignette). ``pirls_joint`` updates ``(u, beta)`` together, which is lme4's
-``nAGQ = 0`` scheme.
+the lme4 "Theory" vignette). With several grouping factors, where factoring ``H`` costs far
+more than a pass over the data, a step taken close to the mode reuses the previous factor
+(a chord step); the mode is only accepted once the decrement, computed with ``H`` factored at
+the final weights, is below the tolerance, so the result is the same. ``pirls_joint`` updates
+``(u, beta)`` together, which is lme4's ``nAGQ = 0`` scheme.
+
+Imports only other ``glmmteach.model`` modules, ``glmmteach._util`` and
+``glmmteach.warnings``; never ``inference``, ``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from glmmteach.model.family import Binomial
 from glmmteach.model.reterms import REStructure
@@ -30,6 +37,9 @@ __all__ = ["PirlsState", "pirls", "pirls_joint", "glm_irls"]
 
 
 PIRLS_MAXIT = 60  # iterations; from a warm start PIRLS needs 2-4, from zero about 5-10
+# a step whose Newton decrement was below this (relative to the penalized deviance) changes the
+# weights so little that the next step may reuse the factor (models with several factors)
+REUSE_DECREMENT = 1e-4
 
 
 class PirlsError(RuntimeError):
@@ -95,26 +105,38 @@ def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n
         ``tol * max(1, pdev)``.
     """
     u = np.array(u0, dtype=float, copy=True)
-    eta = eta_fixed + re.eta(Zt, u)
+    eta = re.eta(Zt, u, base=eta_fixed)
     ll, mu, s, w, dw = fam.evaluate(y, n, eta, logcoef)
     pdev = -2.0 * ll + float(u @ u)
+    # with several grouping factors a factorization costs far more than a pass over the data:
+    # close to the mode, steps reuse the last factor (a chord step, still a descent direction),
+    # and convergence is only accepted with a factor of H at the final weights
+    reuse = not re.single
+    F, fresh = re.factorize(Zt, w), True
     for it in range(maxit):
-        F = re.factorize(Zt, w)
         g = re.tprod(Zt, s) - u
         delta = F.solve(g)
         dec = float(g @ delta)
         if dec <= tol * max(1.0, abs(pdev)):
-            return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), it + 1)
+            if fresh:
+                return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), it + 1)
+            F, fresh = re.factorize(Zt, w), True
+            continue
 
         def trial(step, u=u, delta=delta):
             u_new = u + step * delta
-            eta_new = eta_fixed + re.eta(Zt, u_new)
+            eta_new = re.eta(Zt, u_new, base=eta_fixed)
             ev = fam.evaluate(y, n, eta_new, logcoef)
             return -2.0 * ev[0] + float(u_new @ u_new), (u_new, eta_new, ev)
 
         pdev, (u, eta, (ll, mu, s, w, dw)) = _halving_step(trial, pdev)
+        if reuse and dec <= REUSE_DECREMENT * max(1.0, abs(pdev)):
+            fresh = False
+        else:
+            F, fresh = re.factorize(Zt, w), True
     # not converged within maxit: return the last state (the caller checks `iterations`)
-    F = re.factorize(Zt, w)
+    if not fresh:
+        F = re.factorize(Zt, w)
     return PirlsState(u, eta, mu, s, w, dw, F, ll, float(u @ u), maxit)
 
 
@@ -174,15 +196,39 @@ def glm_irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, offset: np.ndarray, fa
     Rows with no trials carry no information and are left out (their IRLS weight is 0).
     """
     use = n > 0
-    X, y, n, offset = X[use], y[use], n[use], offset[use]
+    if not np.all(use):
+        X, y, n, offset = X[use], y[use], n[use], offset[use]
     mu0 = (n * y + 0.5) / (n + 1.0)
     eta = fam.linkfun(mu0)
     beta = np.linalg.lstsq(X, eta - offset, rcond=None)[0]
     for _ in range(maxit):
-        eta = X @ beta + offset
-        _, s, w, _, _ = fam.working(y, n, eta)
-        step = np.linalg.lstsq(np.sqrt(w)[:, None] * X, s / np.sqrt(w), rcond=None)[0]
+        eta = X @ beta
+        eta += offset
+        _, _, s, w, _ = fam.evaluate(y, n, eta)
+        step = _weighted_step(X, w, s)
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10 * (1 + np.max(np.abs(beta))):
             break
     return beta
+
+
+def _weighted_step(X: np.ndarray, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The IRLS step ``(X'WX)^{-1} X's``.
+
+    Solved through the normal equations with the columns scaled to unit weighted norm (one
+    pass over the data instead of a QR of the weighted ``X``); a least-squares solve takes
+    over when they are numerically singular. The converged ``beta`` is the root of ``X's``
+    either way, so the accuracy of the step only affects the number of iterations.
+    """
+    WX = X * w[:, None]
+    XtWX = X.T @ WX
+    d = np.sqrt(np.diag(XtWX))
+    d[d == 0] = 1.0
+    try:
+        cho = scipy.linalg.cho_factor(XtWX / np.outer(d, d), check_finite=False)
+        if np.min(np.abs(np.diag(cho[0]))) ** 2 > 1e-10:
+            return scipy.linalg.cho_solve(cho, (X.T @ s) / d, check_finite=False) / d
+    except np.linalg.LinAlgError:
+        pass
+    sw = np.sqrt(w)
+    return np.linalg.lstsq(sw[:, None] * X, s / np.where(sw > 0, sw, 1.0), rcond=None)[0]

@@ -2,38 +2,26 @@
 
 A :class:`GlmerResult` is created once by :func:`glmmteach.glmer` and not changed after;
 methods that "change" a fit (``refit``) return a new object.
+
+Imports only other ``glmmteach.model`` modules, ``glmmteach._util`` and
+``glmmteach.warnings``; never ``inference``, ``diagnostics`` or ``course``.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re as _re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmmteach._util import rformat as rf
 from glmmteach._util import validate as _validate
 from glmmteach.model.family import Binomial
 from glmmteach.model.optimize import OptResult
+from glmmteach.model.summary import Summary
 
-__all__ = ["GlmerResult", "Summary", "check_fitted_model"]
-
-
-def _make_unique(names: list[str]) -> list[str]:
-    """R's ``make.unique``: the second "id" becomes "id.1", and so on."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}.{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
-    return out
+__all__ = ["GlmerResult", "check_fitted_model"]
 
 
 class GlmerResult:
@@ -140,7 +128,12 @@ class GlmerResult:
 
     @property
     def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._opt.vcov_beta)),
+        """Standard errors; NaN where the covariance's diagonal is negative (a Hessian that
+        is not positive definite, already reported by a ConvergenceWarning)."""
+        var = np.diag(self._opt.vcov_beta).astype(float)
+        se = np.full(var.shape, np.nan)
+        np.sqrt(var, out=se, where=var >= 0)
+        return pd.Series(se,
                          index=list(self._model.design.xnames),
                          name="Std. Error")
 
@@ -181,6 +174,18 @@ class GlmerResult:
         return list(self._opt.messages)
 
     @property
+    def optinfo(self) -> dict:
+        """How the optimum was found (lme4's ``m@optinfo``): ``method``, ``evaluations`` (of
+        the deviance), ``iterations``, ``converged``, ``messages``, ``start`` (which start
+        the kept optimum came from) and ``restarts`` (``(start, deviance)`` of every start
+        tried after a failed convergence check; empty when none was needed)."""
+        o = self._opt
+        return {"method": o.method, "evaluations": int(o.evaluations),
+                "iterations": int(o.iterations), "converged": bool(o.converged),
+                "messages": list(o.messages), "start": o.start,
+                "restarts": list(o.restarts)}
+
+    @property
     def ngrps(self) -> dict[str, int]:
         """Number of levels of each grouping factor."""
         out: dict[str, int] = {}
@@ -201,7 +206,7 @@ class GlmerResult:
         correlations.
         """
         rows = []
-        grps = _make_unique([t.group for t in self._model.design.terms])
+        grps = rf.make_unique([t.group for t in self._model.design.terms])
         sdcors = self._model.re.sdcor(self._opt.theta)
         for t, g, S, (sd, cor) in zip(self._model.design.terms, grps, self._term_covariances(),
                                       sdcors):
@@ -295,7 +300,11 @@ class GlmerResult:
         if type == "response":
             r = y - mu
         elif type == "pearson":
-            r = (y - mu) * np.sqrt(n) / np.sqrt(mu * (1.0 - mu))
+            # as R's binomial()$linkinv, keep mu within [eps, 1 - eps]: a fitted probability
+            # of exactly 0 or 1 (separation) would otherwise give 0/0 = NaN
+            eps = np.finfo(float).eps
+            mc = np.clip(mu, eps, 1.0 - eps)
+            r = (y - mc) * np.sqrt(n) / np.sqrt(mc * (1.0 - mc))
         elif type == "deviance":
             r = np.sign(y - mu) * np.sqrt(np.maximum(self._model.family.dev_resids(y, n, mu), 0.0))
         else:
@@ -453,7 +462,7 @@ class GlmerResult:
             Values are proportions of successes (0/1 for binary data).
         """
         nsim = _validate.check_nsim(nsim)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_validate.check_seed(seed))
         d, re = self._model.design, self._model.re
         eta_fixed = np.asarray(d.X) @ self._opt.beta + np.asarray(d.offset)
         Zt = re.ztilde(self._opt.theta)
@@ -496,163 +505,6 @@ class GlmerResult:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
-
-
-def _deparse_formula(text: str) -> str:
-    """The formula as R prints it (``y ~ trt * sex + (1 | id)``), without lme4's expansions."""
-    from glmmteach.model.formula import deparse, parse_expr
-
-    lhs, _, rhs = text.partition("~")
-    try:
-        right = deparse(parse_expr(rhs))
-        left = deparse(parse_expr(lhs)) if lhs.strip() else ""
-    except ValueError:
-        return text
-    return f"{left} ~ {right}" if left else f"~{right}"
-
-
-def _zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
-    """R's ``zapsmall``: round so that values tiny next to the largest become 0."""
-    mx = float(np.max(np.abs(x))) if len(x) else 0.0
-    if mx <= 0:
-        return np.round(x, digits)
-    return np.round(x, max(0, digits - int(math.ceil(math.log10(mx)))))
-
-
-class Summary:
-    """The summary of a fit, printed in lme4's layout (text) or as HTML tables."""
-
-    def __init__(self, m: GlmerResult) -> None:
-        self.model = m
-        fe = m.fixef
-        se = m.bse
-        z = fe / se
-        p = 2.0 * stats.norm.sf(np.abs(z))
-        self.coefficients = pd.DataFrame(
-            {"Estimate": fe, "Std. Error": se, "z value": z, "Pr(>|z|)": p})
-        self.varcorr = m.varcorr
-        self.scaled_residuals = np.quantile(np.asarray(m.residuals("pearson")),
-                                            [0, 0.25, 0.5, 0.75, 1.0])
-
-    @property
-    def method(self) -> str:
-        m = self.model
-        if m.nAGQ > 1:
-            return f"Adaptive Gauss-Hermite Quadrature, nAGQ = {m.nAGQ}"
-        if m.nAGQ == 0:
-            return "Adaptive Gauss-Hermite Quadrature, nAGQ = 0"  # lme4's wording
-        return "Laplace Approximation"
-
-    def _fit_stats(self) -> tuple[list[str], list[str]]:
-        m = self.model
-        # lme4 rounds these four to one decimal
-        vals = [f"{v:.1f}" for v in (m.aic, m.bic, m.loglik, m.deviance)]
-        return ["AIC", "BIC", "logLik", "deviance", "df.resid"], vals + [str(m.df_resid)]
-
-    def _random_rows(self) -> tuple[list[str], list[list[str]]]:
-        m = self.model
-        vc = m.varcorr
-        grps = _make_unique([t.group for t in m.design.terms])
-        has_cor = any(len(t.cnms) > 1 for t in m.design.terms)
-        header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if has_cor else [])
-        rows = []
-        # lme4 formats each column as a whole (common decimals), 4 significant digits
-        variances = vc[vc.var2.isna()]
-        var_txt = iter(rf.format_r(list(variances.vcov), 4))
-        sd_txt = iter(rf.format_r(list(variances.sdcor), 4))
-        for t, g in zip(m.design.terms, grps):
-            sub = vc[(vc.grp == g)]
-            cor = sub[sub.var2.notna()]
-            for j, name in enumerate(t.cnms):
-                r = [g if j == 0 else "", name, next(var_txt), next(sd_txt)]
-                if has_cor:
-                    cors = []
-                    for c in range(j):
-                        val = cor[(cor.var1 == t.cnms[c]) & (cor.var2 == name)].sdcor
-                        cors.append(f"{val.iloc[0]:.2f}" if len(val) else "")
-                    r.append(" ".join(cors))
-                rows.append(r)
-        return header, rows
-
-    def __str__(self) -> str:
-        m = self.model
-        lines = [
-            f"Generalized linear mixed model fit by maximum likelihood ({self.method})"
-            " [glmmteach]",
-            f" Family: {m.family.name}  ( {m.family.link} )",
-            f"Formula: {_deparse_formula(m.formula)}",
-            f"   Data: {m.model.data_name}",
-            "",
-        ]
-        names, vals = self._fit_stats()
-        w = max(len(s) for s in names + vals)
-        lines.append(" ".join(s.rjust(w) for s in names) + " ")
-        lines.append(" ".join(s.rjust(w) for s in vals) + " ")
-        lines += ["", "Scaled residuals: "]
-        q = rf.format_common(_zapsmall(self.scaled_residuals, 5), 4)
-        qn = ["Min", "1Q", "Median", "3Q", "Max"]
-        wq = max(len(s) for s in q + qn)
-        lines.append(" ".join(s.rjust(wq) for s in qn) + " ")
-        lines.append(" ".join(s.rjust(wq) for s in q) + " ")
-        lines += ["", "Random effects:"]
-        header, rows = self._random_rows()
-        widths = [max(len(header[j]), *(len(r[j]) for r in rows)) for j in range(len(header))]
-        lines.append(" " + " ".join(h.ljust(w) for h, w in zip(header, widths)))
-        for r in rows:
-            lines.append(" " + " ".join(c.ljust(w) for c, w in zip(r, widths)))
-        grp_txt = "; ".join(f"{g}, {k}" for g, k in m.ngrps.items())
-        lines.append(f"Number of obs: {m.nobs}, groups:  {grp_txt}")
-        lines += ["", "Fixed effects:"]
-        co = self.coefficients
-        est_se = rf.format_common(list(co["Estimate"]) + list(co["Std. Error"]), 4)
-        k = len(co)
-        zs = [f"{v:.3f}" for v in co["z value"]]
-        ps = rf.format_pvalues(co["Pr(>|z|)"], 3)
-        stars = [rf.signif_stars(p) for p in co["Pr(>|z|)"]]
-        rows = [[est_se[i], est_se[k + i], zs[i], ps[i], stars[i]] for i in range(k)]
-        header = ["Estimate", "Std. Error", "z value", "Pr(>|z|)", ""]
-        table = rf.text_table(rows, header, list(co.index), align=["r", "r", "r", "r", "l"])
-        lines += table.split("\n")
-        if any(stars):
-            lines += ["---", rf.SIGNIF_LEGEND]
-        for msg in m.optimizer_messages:
-            lines.append(f"Note: {msg}")
-        if m.is_singular:
-            lines.append("boundary (singular) fit: see GlmerResult.is_singular")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        m = self.model
-        names, vals = self._fit_stats()
-        fit = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-        fitv = "".join(f"<td>{html.escape(v)}</td>" for v in vals)
-        header, rows = self._random_rows()
-        re_head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        re_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                          for r in rows)
-        co = self.coefficients
-        est_se = rf.format_common(list(co["Estimate"]) + list(co["Std. Error"]), 4)
-        k = len(co)
-        ps = rf.format_pvalues(co["Pr(>|z|)"], 3)
-        fe_rows = "".join(
-            f"<tr><th>{html.escape(name)}</th><td>{est_se[i]}</td><td>{est_se[k + i]}</td>"
-            f"<td>{co['z value'].iloc[i]:.3f}</td><td>{html.escape(ps[i])}</td>"
-            f"<td>{rf.signif_stars(co['Pr(>|z|)'].iloc[i])}</td></tr>"
-            for i, name in enumerate(co.index))
-        grp_txt = "; ".join(f"{g}: {k}" for g, k in m.ngrps.items())
-        return (
-            "<div class='glmmteach-summary'>"
-            f"<p><b>Binomial GLMM</b> ({html.escape(m.family.link)} link), maximum likelihood "
-            f"({html.escape(self.method)})<br><code>{html.escape(m.formula)}</code></p>"
-            f"<table><tr>{fit}</tr><tr>{fitv}</tr></table>"
-            f"<p><b>Random effects</b> ({m.nobs} observations; groups {html.escape(grp_txt)})"
-            f"</p><table><tr>{re_head}</tr>{re_rows}</table>"
-            "<p><b>Fixed effects</b> (log-odds scale for the logit link)</p>"
-            "<table><tr><th></th><th>Estimate</th><th>Std. Error</th><th>z value</th>"
-            f"<th>Pr(&gt;|z|)</th><th></th></tr>{fe_rows}</table></div>")
 
 
 def check_fitted_model(m: object, argument: str = "model") -> GlmerResult:

@@ -5,7 +5,8 @@ Chromium (Debian's ``chromium`` driven by the Python ``playwright`` package; Pla
 browser download is not used), run it, check that the widgets rendered (a slider element
 exists, no "Error displaying widget"), move a slider, check that the widget's output
 changed, and save a screenshot under the test's temporary directory. A third test opens the
-static HTML build (``tools/build_html.py``) and follows its table of contents.
+static HTML build (``glmmteach html``) and follows its table of contents, and checks
+that its formulas render with the network switched off (MathJax is bundled).
 
 Everything the servers write (settings, runtime files, caches) goes into the test's
 temporary directory: HOME, the JUPYTER_* directories, MPLCONFIGDIR and IPYTHONDIR point
@@ -38,6 +39,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 LESSON = ROOT / "lessons" / "02-simulating-log-odds.ipynb"  # fast, two explorers with sliders
+# the other lessons with explorers; each is opened in Voila and one control is moved
+OTHER_LESSONS = [ROOT / "lessons" / name for name in (
+    "03-fitting.ipynb", "04-interpreting.ipynb", "05-checking.ipynb",
+    "06-going-further.ipynb")]
 STARTUP_TIMEOUT = 90.0
 RUN_TIMEOUT = 180.0
 
@@ -231,6 +236,38 @@ def _move_slider_and_check(page, shot: Path) -> dict:
             "text_after": after[0], "figure_changed": after[1] != before[1]}
 
 
+def _change_menu_and_check(page, shot: Path) -> dict:
+    """Choose another entry of the first dropdown of an explorer; return what changed."""
+    assert page.get_by_text("Error displaying widget").count() == 0
+    menus = page.locator(".widget-dropdown select")
+    assert menus.count() >= 1, "no dropdown element: the widgets did not render"
+    menu = menus.first
+    box = menu.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+    box.scroll_into_view_if_needed()
+    _wait(lambda: box.locator("img").count() > 0, 60, "the explorer's figure")
+    before = _widget_state(box)
+    options = menu.locator("option").all_inner_texts()
+    assert len(options) >= 2, options
+    old_value = menu.input_value()
+    menu.select_option(index=1 if menu.evaluate("e => e.selectedIndex") != 1 else 0)
+    new_value = menu.input_value()
+    assert new_value != old_value, "the menu did not change"
+    _wait(lambda: _widget_state(box)[1] and _widget_state(box)[1] != before[1], 90,
+          "the explorer's figure to change")
+    # wait for the output to stop changing (the Output is cleared and redrawn)
+    stable_since, last = time.monotonic(), _widget_state(box)
+    deadline = time.monotonic() + 30
+    while time.monotonic() - stable_since < 1.5 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = _widget_state(box)
+        if now != last:
+            stable_since, last = time.monotonic(), now
+    after = _widget_state(box)
+    assert page.get_by_text("Error displaying widget").count() == 0
+    page.screenshot(path=str(shot))
+    return {"old": old_value, "new": new_value, "figure_changed": after[1] != before[1]}
+
+
 @contextlib.contextmanager
 def _browser():
     from playwright.sync_api import sync_playwright
@@ -257,9 +294,11 @@ def test_lesson_widgets_work_in_jupyterlab(sandbox, tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+           f"--port={port}", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={dirs['notebooks']}",
            f"--LabApp.app_settings_dir={dirs['settings']}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # JupyterLab refuses root without it
+        cmd.append("--allow-root")
     with _server(cmd, env, dirs["notebooks"], dirs["logs"], f"{base}/api/status?token={token}",
                  port, tmp_path, shutdown_url=f"{base}/api/shutdown?token={token}"), \
             _browser() as page:
@@ -335,6 +374,10 @@ def test_static_html_build_and_its_table_of_contents(tmp_path):
         linked = [html.unescape(frag) for href, frag in links
                   if href == f"lessons/{lesson.stem}.html"]
         assert linked == sections  # every section is listed, and every link has its anchor
+    lesson_page = (tmp_path / "site" / "lessons" / f"{LESSON.stem}.html").read_text("utf-8")
+    assert 'src="../mathjax/MathJax.js?config=' in lesson_page
+    assert re.search(r"https?://[^\"']*mathjax", lesson_page, re.IGNORECASE) is None
+    assert (tmp_path / "site" / "mathjax" / "MathJax.js").is_file()
     for ex in sorted((ROOT / "exercises" / "student").glob("[0-9][0-9]-*.ipynb")):
         out = tmp_path / "site" / "exercises" / f"{ex.stem}.html"
         assert out.exists()
@@ -354,3 +397,48 @@ def test_static_html_build_and_its_table_of_contents(tmp_path):
             "decodeURIComponent(id))) !== null", html.unescape(fragment))
         assert browser_page.url.endswith(href.split("/", 1)[1])
         browser_page.screenshot(path=str(tmp_path / "html.png"))
+        # the formulas render with no network: MathJax is bundled with the site
+        offline = browser_page.context.browser.new_context(offline=True)
+        try:
+            page = offline.new_page()
+            page.goto((tmp_path / "site" / "lessons" / f"{LESSON.stem}.html").as_uri())
+            page.wait_for_function("() => document.querySelectorAll('.MathJax').length > 0",
+                                   timeout=60_000)
+            rendered = page.evaluate(
+                "() => [document.querySelectorAll('.MathJax').length, document.querySelectorAll("
+                "'script[type^=\"math/tex\"]').length]")
+            assert rendered[0] > 0 and rendered[0] == rendered[1]  # every formula typeset
+            text = page.inner_text("body")
+            assert "$$" not in text and "\\frac" not in text
+            page.screenshot(path=str(tmp_path / "html-offline-formulas.png"))
+        finally:
+            offline.close()
+
+
+@pytest.mark.parametrize("lesson", OTHER_LESSONS, ids=lambda p: p.stem)
+def test_the_explorers_of_lessons_03_to_06_work_in_voila(sandbox, tmp_path, lesson):
+    """Each lesson runs in Voila, its widgets render, and moving one control redraws."""
+    _require_browser()
+    if importlib.util.find_spec("voila") is None:
+        pytest.skip("Voila is not installed (pip install voila)")
+    dirs, env = sandbox
+    nb = dirs["notebooks"] / lesson.name
+    shutil.copy2(lesson, nb)
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = _load_tool("serve_demos").voila_command(nb, port=port, token=token,
+                                                  open_browser=False)
+    with _server(cmd, env, dirs["notebooks"], dirs["logs"], None, port, tmp_path), \
+            _browser() as page:
+        # Voila runs the whole lesson (simulation studies included) before it serves the page
+        page.goto(f"http://127.0.0.1:{port}/?token={token}", timeout=2 * RUN_TIMEOUT * 1000,
+                  wait_until="domcontentloaded")
+        page.wait_for_selector(".widget-slider, .widget-dropdown",
+                               timeout=2 * RUN_TIMEOUT * 1000)
+        shot = tmp_path / f"{lesson.stem}.png"
+        if page.locator(".widget-slider").count():
+            result = _move_slider_and_check(page, shot)
+        else:
+            result = _change_menu_and_check(page, shot)
+    assert shot.stat().st_size > 10_000
+    assert result["figure_changed"]
+    assert not _kernel_pids(tmp_path)

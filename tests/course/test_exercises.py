@@ -26,7 +26,7 @@ EXERCISES = ROOT / "exercises"
 STUDENT = EXERCISES / "student"
 SOURCES = sorted(EXERCISES.glob("[0-9][0-9]-*.ipynb"))
 LESSON_NAMES = ["01-simulating-probabilities", "02-simulating-log-odds", "03-fitting",
-                "04-interpreting", "05-checking", "06-going-further"]
+                "04-interpreting", "05-checking", "06-going-further", "07-real-study"]
 
 
 def _tool():

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glmmteach.model.design import Design, RandomTerm, _contr_poly, build_design, r_level_order
+from glmmteach.model.design import Design, RandomTerm, build_design, r_level_order
+from glmmteach.model.factors import contr_poly
 from glmmteach.model.formula import parse_formula
 from glmmteach.warnings import RankDeficientWarning, RowsDroppedWarning
 
@@ -610,7 +611,7 @@ def test_contr_poly_matches_r():
         [6.3245553203367588e-01, 0.53452248382484879, 3.1622776601683783e-01,
          0.11952286093343928],
     ])  # fmt: skip
-    np.testing.assert_allclose(_contr_poly(5), r, atol=1e-15)
+    np.testing.assert_allclose(contr_poly(5), r, atol=1e-15)
 
 
 def test_rank_deficiency_message():
@@ -791,7 +792,11 @@ def test_response_proportion_with_weights():
 
 def test_zero_one_response_with_prior_weights():
     d = _frame()
-    des = build_design("y ~ x + (1 | id)", d, weights=np.full(len(d), 2.5))
+    from glmmteach.warnings import NonIntegerSuccessesWarning
+
+    # 2.5 "trials" per row: R warns "non-integer #successes" and still fits
+    with pytest.warns(NonIntegerSuccessesWarning, match="non-integer #successes"):
+        des = build_design("y ~ x + (1 | id)", d, weights=np.full(len(d), 2.5))
     np.testing.assert_array_equal(des.trials, np.full(len(d), 2.5))
     np.testing.assert_array_equal(des.y, d.y)
 

@@ -103,3 +103,72 @@ def test_seed_rejects(seed):
         check_seed(seed)
     with pytest.raises(ValueError, match=r"^random_state must be"):
         check_seed(seed, argument="random_state")
+
+
+# --------------------------------------------------------------------------- issue 13 checks
+
+def test_check_columns_exist_suggests_the_other_case():
+    from glmmteach._util.validate import check_columns_exist
+
+    with pytest.raises(ValueError, match="did you mean 'Age'"):
+        check_columns_exist(["age"], ["Age", "y"])
+
+
+def test_check_enough_rows_and_has_rows():
+    from glmmteach._util.validate import check_enough_rows, check_has_rows
+
+    with pytest.raises(ValueError, match="has no rows"):
+        check_has_rows(0)
+    with pytest.raises(ValueError, match="no rows left after dropping the 3 rows"):
+        check_enough_rows(0, 3)
+    with pytest.raises(ValueError, match="too few rows: the data have 1 row"):
+        check_enough_rows(1)
+    check_has_rows(1)
+    check_enough_rows(2)
+
+
+def test_check_unique_columns_names_only_used_duplicates():
+    from glmmteach._util.validate import check_unique_columns
+
+    check_unique_columns(["y", "x"], ["y", "x", "u", "u"])  # an unused duplicate is fine
+    with pytest.raises(ValueError, match=r"'x' \(3 times\)"):
+        check_unique_columns(["y", "x"], ["y", "x", "x", "x"])
+
+
+def test_check_magnitude_threshold():
+    from glmmteach._util.validate import MAX_ABS_PREDICTOR, check_magnitude
+
+    check_magnitude(np.array([1.0, -MAX_ABS_PREDICTOR / 2]), "x")
+    with pytest.raises(ValueError, match=r"'x'.*1 row \(positions 1\).*Rescale"):
+        check_magnitude(np.array([1.0, -MAX_ABS_PREDICTOR]), "x")
+
+
+def test_check_response_not_mixed():
+
+    from glmmteach._util.validate import check_response_not_mixed
+
+    check_response_not_mixed(pd.Series(["a", "b", None], dtype=object), "y")
+    check_response_not_mixed(pd.Series([0, 1, 1]), "y")
+    with pytest.raises(ValueError, match=r"mixes number and string values: 0, 1, '1'"):
+        check_response_not_mixed(pd.Series([0, 1, "1", 1], dtype=object), "y")
+
+
+def test_constant_clusters_and_group_separation_message():
+    from glmmteach._util.validate import constant_clusters, group_separation_message
+
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    s = np.array([0, 0, 1, 1, 1, 0.0])
+    zero, one = constant_clusters(s, 1 - s, codes, 3)
+    assert zero.tolist() == [True, False, False] and one.tolist() == [False, True, False]
+    assert group_separation_message(s, 1 - s, codes, ["a", "b", "c"], "g") is None
+    s2 = np.array([0, 0, 1, 1, 0, 0.0])
+    msg = group_separation_message(s2, 1 - s2, codes, ["a", "b", "c"], "g")
+    assert "2 all 0 ('a', 'c') and 1 all 1 ('b')" in msg and "not identified" in msg
+
+
+def test_zapsmall_ignores_nan():
+    from glmmteach._util.rformat import zapsmall
+
+    out = zapsmall(np.array([np.nan, 1e-9, 1.234567]), 3)
+    assert np.isnan(out[0]) and out[1] == 0.0 and out[2] == pytest.approx(1.23)
+    assert np.isnan(zapsmall(np.array([np.nan, np.nan]), 3)).all()

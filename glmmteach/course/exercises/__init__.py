@@ -21,6 +21,9 @@ How the feedback is made: each checker computes the right answer from the task's
 the library (``glmmteach.simulate``, ``glmer``, ``checks``, ``power``) and also the answers
 that typical mistakes produce; an answer that matches one of those gets the matching
 explanation.
+
+Top layer: may import anything below it (``diagnostics``, ``inference``, ``model``,
+``_util``); nothing outside ``glmmteach.course`` imports it.
 """
 
 from __future__ import annotations
@@ -64,6 +67,14 @@ from glmmteach.course.exercises.ex06 import (
     check_slope_correlation,
     check_type_one_error,
 )
+from glmmteach.course.exercises.ex07 import (
+    check_agq_sds,
+    check_district_residuals,
+    check_district_summary,
+    check_slope_lrt,
+    check_urban_odds_ratio,
+    check_urban_probabilities,
+)
 from glmmteach.course.exercises.feedback import Feedback
 
 __all__ = [
@@ -101,5 +112,12 @@ __all__ = [
     "check_type_one_error",
     "check_slope_correlation",
     "check_singular_sd",
+    # exercise 07
+    "check_district_summary",
+    "check_slope_lrt",
+    "check_agq_sds",
+    "check_urban_odds_ratio",
+    "check_urban_probabilities",
+    "check_district_residuals",
 ]
 

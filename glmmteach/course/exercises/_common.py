@@ -168,19 +168,37 @@ def _model(value, what: str = "your model"):
                    f"{type(value).__name__}")
 
 
-def _close(a, b, rtol: float = 1e-3, atol: float = 1e-4) -> bool:
+def _close(a, b, rtol: float = 1e-3, atol=1e-4) -> bool:
+    """Elementwise closeness; ``atol`` may be one number or one per element.
+
+    An element whose ``atol`` is 0 is compared relatively only (the right way for p-values,
+    which span many orders of magnitude: 1e-6 and 2e-6 are different answers).
+    """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    return a.shape == b.shape and bool(np.all(np.isfinite(a) == np.isfinite(b))) and bool(
-        np.allclose(a[np.isfinite(b)], b[np.isfinite(b)], rtol=rtol, atol=atol))
+    if a.shape != b.shape:
+        return False
+    tol = np.broadcast_to(np.asarray(atol, dtype=float), b.shape)
+    fin = np.isfinite(b)
+    if not bool(np.all(np.isfinite(a) == fin)):
+        return False
+    return bool(np.all(np.isclose(a[fin], b[fin], rtol=rtol, atol=tol[fin])))
+
+
+def _plural(value) -> bool:
+    try:
+        return np.size(np.asarray(value, dtype=float)) > 1
+    except (TypeError, ValueError):
+        return True
 
 
 def _diagnose(value, expected, mistakes: Sequence[tuple[object, str | None]], *, what: str,
-              rtol: float = 1e-3, atol: float = 1e-4, hint: str = "") -> None:
+              rtol: float = 1e-3, atol=1e-4, hint: str = "") -> None:
     """Return if ``value`` matches ``expected``; else raise _Wrong with the likely mistake.
 
     ``mistakes`` pairs the answer a typical mistake gives with its explanation; a ``None``
-    explanation marks an acceptable variant (accepted as correct).
+    explanation marks an acceptable variant (accepted as correct). An answer that matches
+    none of them is told which quantity is off, by how much, and how to compute it.
     """
     if _close(value, expected, rtol, atol):
         return
@@ -193,7 +211,22 @@ def _diagnose(value, expected, mistakes: Sequence[tuple[object, str | None]], *,
             return
         if match:
             raise _Wrong(message)
-    raise _Wrong(f"{what} is not right. {hint}".strip())
+    raise _Wrong(_unmatched(value, expected, what, hint))
+
+
+def _unmatched(value, expected, what: str, hint: str) -> str:
+    """The message for a wrong answer that matches no known mistake."""
+    got = np.atleast_1d(np.asarray(value, dtype=float))
+    exp = np.atleast_1d(np.asarray(expected, dtype=float))
+    verb = "do" if _plural(expected) else "does"
+    text = f"{what} {verb} not match the expected value{'s' if verb == 'do' else ''}"
+    if got.shape == exp.shape and got.size:
+        k = int(np.argmax(np.abs(got - exp)))
+        where = f" (entry {k + 1} of {got.size})" if got.size > 1 else ""
+        text += (f": you have {got[k]:.4g}{where}, which matches none of the usual mistakes "
+                 f"(another scale, a variance for an SD, a percentage, a forgotten term)")
+    text += "."
+    return f"{text} {hint}".strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,3 +347,73 @@ def _reference_fit(data, formula: str):
         warnings.simplefilter("ignore", SingularFitWarning)
         return glmer(formula, data)
 
+
+
+# --------------------------------------------------------------------------------------------
+# tests that a simulated data set comes from the model the task describes
+# --------------------------------------------------------------------------------------------
+
+# A correct simulation fails one of these tests with probability about 1e-5 (|z| > 4.4):
+# rare enough never to tell a student with a correct answer that it is wrong, while a
+# missing coefficient of the size the exercises use is many standard errors away.
+_Z_REJECT = 4.4
+
+
+def _per_subject(values: np.ndarray, ids: np.ndarray, tol: float):
+    """One value per subject, or None when the value changes within a subject."""
+    s = pd.Series(values).groupby(ids, sort=True)
+    if (s.std(ddof=0).fillna(0) > tol).any():
+        return None
+    return s.first()
+
+
+def _cell_shift_z(shift: pd.Series, cell_of: pd.Series, sd: float) -> pd.Series:
+    """z = mean of the subjects' shifts in a cell / (sd / sqrt(n)): 0 on average when the
+    shifts are the task's random effect, N(0, sd), drawn independently of the cell."""
+    g = shift.groupby(cell_of)
+    return g.mean() / (sd / np.sqrt(g.size()))
+
+
+def _subject_cells(d: pd.DataFrame, ids: np.ndarray, factors) -> pd.Series:
+    first = d.assign(_id=ids).groupby("_id", sort=True)[list(factors)].first()
+    return first.astype(str).apply(lambda r: ", ".join(f"{f}={v}" for f, v in r.items()),
+                                   axis=1)
+
+
+def _bernoulli_z(y: np.ndarray, p: np.ndarray, p_alt: np.ndarray) -> tuple[float, float]:
+    """Two z statistics for "y ~ Bernoulli(p)", both N(0, 1) for a correct simulation.
+
+    The first compares the number of 1s with its expectation sum(p). The second is the
+    log-likelihood ratio of ``p`` against ``p_alt`` (e.g. the cell probability without the
+    subject's random effect), centred and scaled under y ~ Bernoulli(p): strongly negative
+    when y was drawn from ``p_alt`` instead.
+    """
+    var = float(np.sum(p * (1 - p)))
+    z_sum = float((np.sum(y) - np.sum(p)) / np.sqrt(var)) if var > 0 else 0.0
+    a = np.log(p / p_alt)
+    b = np.log((1 - p) / (1 - p_alt))
+    t = float(np.sum(y * a + (1 - y) * b))
+    mean = float(np.sum(p * a + (1 - p) * b))
+    sd = float(np.sqrt(np.sum(p * (1 - p) * (a - b) ** 2)))
+    z_lr = (t - mean) / sd if sd > 1e-12 else 0.0
+    return z_sum, z_lr
+
+
+def _y_mistake(y: np.ndarray, p: np.ndarray, base: np.ndarray) -> str | None:
+    """Why ``y`` does not look like Bernoulli(p) draws, or None when it does."""
+    z_sum, z_lr = _bernoulli_z(y, p, base)
+    if abs(z_sum) <= _Z_REJECT and z_lr >= -_Z_REJECT:
+        return None
+
+    def loglik(yy, pp):
+        return float(np.sum(yy * np.log(pp) + (1 - yy) * np.log1p(-pp)))
+
+    own, flipped, without = loglik(y, p), loglik(1 - y, p), loglik(y, base)
+    if flipped > max(own, without):
+        return ("y looks flipped (1 - y): it is 1 where the probability p is low; y should be "
+                "1 with probability p, rng.binomial(1, p)")
+    if without > own:
+        return ("y looks drawn from the cell probabilities without the subjects' random "
+                "effects; draw y from each row's own p, rng.binomial(1, p)")
+    return (f"y does not follow the probabilities in column 'p' (number of 1s: z = "
+            f"{z_sum:.1f}); draw y as rng.binomial(1, p) with each row's own p")

@@ -5,6 +5,7 @@ Imports the shared machinery of this package and the library below ``course``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,8 +14,10 @@ from scipy import stats
 
 from glmmteach import simulate
 from glmmteach.course.exercises._common import (
+    _Z_REJECT,
     _cell_name,
     _cell_probs,
+    _cell_shift_z,
     _cell_values,
     _cells,
     _checker,
@@ -26,8 +29,11 @@ from glmmteach.course.exercises._common import (
     _nonref_effect,
     _number,
     _numbers,
+    _per_subject,
     _sd_range,
+    _subject_cells,
     _Wrong,
+    _y_mistake,
 )
 
 __all__ = [
@@ -105,7 +111,7 @@ def check_effect_by_level(value, *, cell_probs, factors, effect: str, by: str) -
                 f"for the effect of {effect!r} within each level of {by!r}"),
         (100 * exp, "these are percentage points; give the difference as a proportion (0.25, "
                     "not 25)"),
-    ], what="your effects", hint=f"For each level of {by!r}: probability with "
+    ], what=f"your effects of {effect!r}", hint=f"For each level of {by!r}: probability with "
                                  f"{effect}={factors[effect][1]} minus probability with "
                                  f"{effect}={factors[effect][0]}.")
     size = ", ".join(f"{lv}: {v:+.2f}" for lv, v in zip(levels, exp, strict=True))
@@ -115,40 +121,66 @@ def check_effect_by_level(value, *, cell_probs, factors, effect: str, by: str) -
 
 @_checker("the naive (probability-scale) simulation")
 def check_naive_simulation(value, *, cell_probs, sd: float, factors) -> str:
-    """A probability-scale simulation: p = cell probability + u, u ~ N(0, sd) per subject."""
+    """A probability-scale simulation: p = cell probability + u, u ~ N(0, sd) per subject.
+
+    Besides the form, three tests ask whether the data come from that model: the subjects'
+    shifts ``p - cell probability`` have mean 0 in every cell and SD ``sd``, and ``y``
+    follows Bernoulli(p) where p is possible.
+    """
     d = _frame(value, ["id", "p", "y", *factors], "your simulated data")
     table = simulate.cell_table(cell_probs, factors)
     keys = pd.MultiIndex.from_frame(d[list(factors)].astype(str))
     base = table.reindex(keys).to_numpy(dtype=float)
     if np.any(np.isnan(base)):
         raise _Invalid("your data contain factor levels that are not in the cell table")
-    p = d["p"].to_numpy(dtype=float)
-    per_subject = d.assign(_u=p - base).groupby("id")["_u"]
-    if (per_subject.std(ddof=0).fillna(0) > 1e-9).any():
+    p = pd.to_numeric(d["p"], errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(p)):
+        raise _Wrong("column 'p' has missing values; keep every subject's probability, even "
+                     "an impossible one (only y is missing there)")
+    ids = d["id"].to_numpy()
+    shifts = _per_subject(p - base, ids, 1e-9)
+    if shifts is None:
         raise _Wrong("the random effect changes from day to day within a subject; draw one "
                      "value per subject and add it to all of that subject's days")
-    u = per_subject.first().to_numpy()
-    n = len(u)
-    sd_hat = float(np.std(u, ddof=1)) if n > 1 else 0.0
-    if sd > 0 and np.all((p >= 0) & (p <= 1)):
-        # clipped? a clipped simulation piles probabilities exactly at 0 or 1
-        if np.any((p == 0) | (p == 1)):
-            raise _Wrong("some probabilities are exactly 0 or 1: did you clip them? Clipping "
-                         "hides the problem the lesson is about; keep p as computed and let y "
-                         "be missing where p is impossible")
-    eta_u = simulate.logit(np.clip(p, 1e-12, 1 - 1e-12)) - simulate.logit(
-        np.clip(base, 1e-12, 1 - 1e-12))
+    n = len(shifts)
+    sd_hat = float(np.std(shifts, ddof=1)) if n > 1 else 0.0
+    if sd > 0 and np.any((p == 0) | (p == 1)) and np.all((p >= 0) & (p <= 1)):
+        raise _Wrong("some probabilities are exactly 0 or 1: did you clip them? Clipping "
+                     "hides the problem the lesson is about; keep p as computed and let y "
+                     "be missing where p is impossible")
+    cells = _subject_cells(d, ids, factors)
+    z = _cell_shift_z(shifts, cells, max(sd, sd_hat)) if sd > 0 else pd.Series([0.0])
+    worst = z.abs().idxmax()
+    if abs(z[worst]) > _Z_REJECT:
+        mean = float(shifts[cells == worst].mean())
+        raise _Wrong(f"in the cell {worst} the subjects' probabilities are not centred on "
+                     f"that cell's probability (mean shift {mean:+.3f}, z = "
+                     f"{z[worst]:.1f}); are the cell probabilities in the right order "
+                     f"(simulate.cell_table(..., factors))?")
     if sd > 0:
         lo, hi = _sd_range(sd, n)
         if not lo <= sd_hat <= hi:
-            logit_sd = float(pd.Series(eta_u).groupby(d["id"].to_numpy()).first().std())
-            if abs(sd_hat - sd**2) < abs(sd_hat - sd) and sd_hat < lo:
-                raise _Wrong(f"the subjects' shifts have SD {sd_hat:.4f}, about sd**2: did you "
-                             f"pass the variance where numpy and simulate expect the SD?")
-            if _in_sd_range(logit_sd, sd, n):
-                raise _Wrong("your random effect is on the log-odds scale (p = inv_logit(logit("
-                             "cell) + u)). That is lesson 02's correct recipe; this task asks "
-                             "for the naive one, p = cell probability + u")
+            inside = (p > 0) & (p < 1)
+            logit_shift = None
+            if np.all(inside):
+                logit_shift = _per_subject(
+                    simulate.logit(p) - simulate.logit(np.clip(base, 1e-12, 1 - 1e-12)),
+                    ids, 1e-7)
+            if logit_shift is not None and _in_sd_range(float(logit_shift.std()), sd, n):
+                raise _Wrong(f"your random effect is on the log-odds scale (p = inv_logit("
+                             f"logit(cell probability) + u)): the shifts of logit(p) have SD "
+                             f"{float(logit_shift.std()):.3f}, close to sd = {sd}. That is "
+                             f"lesson 02's recipe; this task asks for the naive one, p = cell "
+                             f"probability + u")
+            if _in_sd_range(sd_hat, sd**2, n):
+                raise _Wrong(f"the subjects' shifts have SD {sd_hat:.4f}, about sd**2 = "
+                             f"{sd**2:.4g}: you passed the variance where the SD is expected")
+            if sd < 1 and _in_sd_range(sd_hat, math.sqrt(sd), n):
+                raise _Wrong(f"the subjects' shifts have SD {sd_hat:.4f}, about sqrt(sd): "
+                             f"pass the SD itself")
+            if _in_sd_range(sd_hat, 100 * sd, n):
+                raise _Wrong(f"the subjects' shifts have SD {sd_hat:.4f}, 100 times sd: the SD "
+                             f"is a proportion (0.10), not percentage points (10)")
             raise _Wrong(f"the subjects' shifts p - (cell probability) have SD {sd_hat:.4f}; "
                          f"with sd = {sd} they should be close to {sd} (between {lo:.3f} and "
                          f"{hi:.3f} for {n} subjects)")
@@ -160,13 +192,15 @@ def check_naive_simulation(value, *, cell_probs, sd: float, factors) -> str:
     if impossible.any() and pd.to_numeric(y[impossible], errors="coerce").notna().any():
         raise _Wrong("some rows with an impossible probability (below 0 or above 1) have a y; "
                      "no Bernoulli variable has such a probability, so y must be missing there")
+    ok = ~impossible & (p > 0) & (p < 1)
+    if sd > 0 and ok.any():
+        problem = _y_mistake(pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)[ok], p[ok],
+                             np.clip(base[ok], 1e-9, 1 - 1e-9))
+        if problem:
+            raise _Wrong(problem)
     n_bad = int(d.loc[impossible, "id"].nunique())
     return (f"{n} subjects with shifts of SD {sd_hat:.4f} on the probability scale; {n_bad} "
             f"of them got an impossible probability, and their y is missing.")
-
-
-
-
 
 
 @_checker("the expected share of impossible probabilities")
@@ -197,10 +231,16 @@ def check_impossible_share(value, *, cell_probs, sd: float, factors) -> str:
 
 
 @_checker("the observed proportion of 1s in each cell")
-def check_cell_proportions(value, *, data, by: Sequence[str], response: str = "y") -> str:
-    """Mean of the response in each cell of ``by`` (missing responses left out)."""
-    data = _context(data, "the simulated data")
+def check_cell_proportions(value, *, data, by: Sequence[str], response: str = "y",
+                           planned=None) -> str:
+    """Mean of the response in each cell of ``by`` (missing responses left out).
+
+    ``planned`` (optional): the cell probabilities the data were simulated with, so that an
+    answer that copies them instead of computing the observed proportions is recognised.
+    """
     by = list(by)
+    # a frame without a needed column is an invalid answer, not an error of the exercise
+    data = _frame(_context(data, "the simulated data"), [*by, response], "the simulated data")
     factors = {f: [str(c) for c in (data[f].cat.categories
                                     if isinstance(data[f].dtype, pd.CategoricalDtype)
                                     else sorted(data[f].astype(str).unique()))]
@@ -217,6 +257,12 @@ def check_cell_proportions(value, *, data, by: Sequence[str], response: str = "y
         (sums, "these are counts of 1s; divide by the number of observed outcomes in the cell "
                "(the mean of y)"),
         (100 * expected, "these are percentages; give proportions"),
+        (np.log(expected / (1 - expected)), "these are the log-odds of the proportions; give "
+                                            "the proportions themselves"),
+        (1 - expected, "these are the proportions of 0s; give the proportions of 1s"),
+        (None if planned is None else _cell_probs(planned, factors),
+         "these are the planned probabilities the data were simulated with; the task asks "
+         "what the data show: the observed proportions"),
     ], what="your proportions", hint=f"Group the rows by {by} and take the mean of "
                                      f"{response!r}.")
     return ("the observed proportions: " + ", ".join(

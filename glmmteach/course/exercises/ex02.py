@@ -13,7 +13,9 @@ import pandas as pd
 
 from glmmteach import simulate
 from glmmteach.course.exercises._common import (
+    _Z_REJECT,
     _cell_probs,
+    _cell_shift_z,
     _checker,
     _close,
     _diagnose,
@@ -22,8 +24,11 @@ from glmmteach.course.exercises._common import (
     _Invalid,
     _number,
     _numbers,
+    _per_subject,
     _sd_range,
+    _subject_cells,
     _Wrong,
+    _y_mistake,
 )
 
 __all__ = [
@@ -58,6 +63,8 @@ def check_log_odds(value, *, probs) -> str:
         (p, "these are still probabilities; apply the logit, log(p / (1 - p))"),
         (1 / (1 + np.exp(-p)), "you applied the inverse logit to a probability; the log-odds "
                                "need the logit, log(p / (1 - p))"),
+        (100 * p, "these are the probabilities in percent; the log-odds are log(p / (1 - p)) "
+                  "of the proportions"),
     ], what="your log-odds", hint="Use simulate.logit(p) or np.log(p / (1 - p)).")
     return ("probabilities below 0.5 have negative log-odds, above 0.5 positive; "
             + ", ".join(f"{pi:.2f} -> {e:+.4f}" for pi, e in zip(p, expected, strict=True)))
@@ -155,7 +162,12 @@ def check_odds_ratio(value, *, cell_probs, factors, effect: str, among: Mapping[
 
 @_checker("the logit-scale simulation")
 def check_logit_simulation(value, *, coefs, sd: float, factors) -> str:
-    """p = inv_logit(fixed log-odds + u), one u ~ N(0, sd) per subject, y ~ Bernoulli(p)."""
+    """p = inv_logit(fixed log-odds + u), one u ~ N(0, sd) per subject, y ~ Bernoulli(p).
+
+    Besides the form, the check tests the data-generating model: the subjects' shifts
+    ``logit(p) - (cell log-odds)`` must have mean 0 in every cell (a left-out or wrong
+    coefficient moves a whole cell) and SD ``sd``, and ``y`` must follow Bernoulli(p).
+    """
     d = _frame(value, ["id", "p", "y", *factors], "your simulated data")
     beta = simulate.probs_to_coefs(simulate.coefs_to_probs(coefs, factors), factors)
     p_cell = simulate.coefs_to_probs(beta, factors)
@@ -165,45 +177,94 @@ def check_logit_simulation(value, *, coefs, sd: float, factors) -> str:
         raise _Invalid("your data contain factor levels that the coefficients do not describe")
     p = pd.to_numeric(d["p"], errors="coerce").to_numpy(dtype=float)
     if np.any(~np.isfinite(p)) or np.any((p <= 0) | (p >= 1)):
-        raise _Wrong("some probabilities are missing or outside (0, 1); on the log-odds scale "
+        raise _Wrong("some probabilities are missing or outside (0, 1): was the random effect "
+                     "added to the probability instead of the log-odds? On the log-odds scale "
                      "every probability stays strictly inside")
-    u_logit = simulate.logit(p) - simulate.logit(base_p)
+    if "eta" in d.columns:  # simulate_logit_scale's column of fixed log-odds: check exactly
+        _check_eta_column(d, beta, keys, factors)
     ids = d["id"].to_numpy()
-    per = pd.Series(u_logit).groupby(ids)
-    n = per.ngroups
-    if (per.std(ddof=0).fillna(0) > 1e-7).any():
+    u = _per_subject(simulate.logit(p) - simulate.logit(base_p), ids, 1e-7)
+    if u is None:
         raise _Wrong("the random effect changes from day to day within a subject; draw one "
                      "value per subject and add it to every day of that subject")
-    u = per.first().to_numpy()
+    n = len(u)
     sd_hat = float(np.std(u, ddof=1)) if n > 1 else 0.0
-    no_int = beta.copy()
-    no_int.iloc[-1] = 0.0
-    u_no_int = simulate.logit(p) - simulate.logit(
-        simulate.coefs_to_probs(no_int, factors).reindex(keys).to_numpy(dtype=float))
-    u_prob = pd.Series(p - base_p).groupby(ids)
-    if sd > 0 and not _in_sd_range(sd_hat, sd, n):
-        if (pd.Series(u_no_int).groupby(ids).std(ddof=0).fillna(0) < 1e-7).all() and \
-                _in_sd_range(float(pd.Series(u_no_int).groupby(ids).first().std()), sd, n):
-            raise _Wrong("your log-odds leave out the interaction coefficient: include all "
-                         "four coefficients")
-        if (u_prob.std(ddof=0).fillna(0) < 1e-7).all() and \
-                _in_sd_range(float(u_prob.first().std()), sd, n):
-            raise _Wrong("your random effect was added on the probability scale; add it to "
-                         "the log-odds and apply the inverse logit afterwards")
-        if _in_sd_range(sd_hat, sd**2, n):
-            raise _Wrong(f"the subjects' random effects have SD {sd_hat:.3f}, about sd**2: "
-                         f"you passed the variance where the SD was expected")
-        if _in_sd_range(sd_hat, math.sqrt(sd), n):
-            raise _Wrong(f"the subjects' random effects have SD {sd_hat:.3f}, about sqrt(sd): "
-                         f"pass the SD itself")
-        lo, hi = _sd_range(sd, n)
-        raise _Wrong(f"the subjects' random effects on the log-odds scale have SD "
-                     f"{sd_hat:.3f}; with sd = {sd} it should lie between {lo:.2f} and "
-                     f"{hi:.2f} for {n} subjects. Are the coefficients the task's?")
+    cells = _subject_cells(d, ids, factors)
+    names = list(beta.index)
+
+    def centred(shift) -> bool:
+        return shift is not None and float(
+            _cell_shift_z(shift, cells, max(sd, float(shift.std()))).abs().max()) <= _Z_REJECT
+
+    def shifts_without(term: str):
+        other = beta.copy()
+        other[term] = 0.0
+        q = simulate.coefs_to_probs(other, factors).reindex(keys).to_numpy(dtype=float)
+        return _per_subject(simulate.logit(p) - simulate.logit(q), ids, 1e-7)
+
+    u_prob = _per_subject(p - base_p, ids, 1e-9)
+    if sd > 0 and not _in_sd_range(sd_hat, sd, n) and u_prob is not None and \
+            float(u_prob.std()) > 0 and _in_sd_range(float(u_prob.std()), sd, n):
+        raise _Wrong("your random effect was added on the probability scale; add it to the "
+                     "log-odds and apply the inverse logit afterwards")
+    if sd > 0:
+        z = _cell_shift_z(u, cells, max(sd, sd_hat))
+        if float(z.abs().max()) > _Z_REJECT:
+            for term in reversed(names):
+                alt = shifts_without(term)
+                if centred(alt) and _in_sd_range(float(alt.std()), sd, n):
+                    what = ("the interaction coefficient" if ":" in term
+                            else f"the coefficient {term!r}")
+                    raise _Wrong(f"your log-odds leave out {what} ({term} = "
+                                 f"{float(beta[term]):+.3f}): the subjects in the affected "
+                                 f"cells are shifted by that much. Include all "
+                                 f"{len(names)} coefficients")
+            worst = z.abs().idxmax()
+            raise _Wrong(f"in the cell {worst} the subjects' log-odds are not centred on that "
+                         f"cell's log-odds (mean shift {float(u[cells == worst].mean()):+.3f}, "
+                         f"z = {z[worst]:.1f}). Are the coefficients the task's, with R's "
+                         f"names (simulate.probs_to_coefs)?")
+        if not _in_sd_range(sd_hat, sd, n):
+            if _in_sd_range(sd_hat, sd**2, n):
+                raise _Wrong(f"the subjects' random effects have SD {sd_hat:.3f}, about "
+                             f"sd**2 = {sd**2:.3g}: you passed the variance where the SD is "
+                             f"expected")
+            if _in_sd_range(sd_hat, math.sqrt(sd), n):
+                raise _Wrong(f"the subjects' random effects have SD {sd_hat:.3f}, about "
+                             f"sqrt(sd) = {math.sqrt(sd):.3f}: pass the SD itself")
+            lo, hi = _sd_range(sd, n)
+            raise _Wrong(f"the subjects' random effects on the log-odds scale have SD "
+                         f"{sd_hat:.3f}; with sd = {sd} it should lie between {lo:.2f} and "
+                         f"{hi:.2f} for {n} subjects")
     y = pd.to_numeric(d["y"], errors="coerce")
     if y.isna().any() or not set(np.unique(y.to_numpy())) <= {0, 1}:
         raise _Wrong("y should be 0 or 1 in every row")
-    return (f"{n} subjects, random effects with SD {sd_hat:.3f} on the log-odds scale, every "
-            f"probability inside (0, 1): from {p.min():.3f} to {p.max():.3f}.")
+    if sd > 0:
+        problem = _y_mistake(y.to_numpy(dtype=float), p, base_p)
+        if problem:
+            raise _Wrong(problem)
+    return (f"{n} subjects, random effects with SD {sd_hat:.3f} on the log-odds scale and "
+            f"centred in every cell, every probability inside (0, 1): from {p.min():.3f} to "
+            f"{p.max():.3f}.")
 
 
+def _check_eta_column(d: pd.DataFrame, beta: pd.Series, keys, factors) -> None:
+    """The column ``eta`` must hold each row's fixed log-odds under the task's coefficients."""
+    eta = pd.to_numeric(d["eta"], errors="coerce").to_numpy(dtype=float)
+    want = simulate.logit(simulate.coefs_to_probs(beta, factors)).reindex(keys).to_numpy()
+    if _close(eta, want, rtol=1e-6, atol=1e-6):
+        return
+    for term in reversed(list(beta.index)):
+        other = beta.copy()
+        other[term] = 0.0
+        alt = simulate.logit(simulate.coefs_to_probs(other, factors)).reindex(keys).to_numpy()
+        if _close(eta, alt, rtol=1e-6, atol=1e-6):
+            what = "the interaction coefficient" if ":" in term else f"the coefficient {term!r}"
+            raise _Wrong(f"your log-odds leave out {what} ({term} = {float(beta[term]):+.3f}): "
+                         f"column 'eta' is the log-odds without it. Include all "
+                         f"{len(beta)} coefficients")
+    if _close(eta, simulate.inv_logit(want), rtol=1e-6, atol=1e-6):
+        raise _Wrong("column 'eta' holds probabilities; the linear predictor is on the "
+                     "log-odds scale (pass the coefficients from simulate.probs_to_coefs)")
+    raise _Wrong("column 'eta' (the fixed log-odds) does not match the task's coefficients: "
+                 "pass simulate.probs_to_coefs(cell probabilities, factors), with R's names")

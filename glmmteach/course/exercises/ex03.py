@@ -87,6 +87,9 @@ def check_random_sd(value, *, data, formula: str, true_sd: float | None = None) 
                                        "(ranef); use the model's estimate in varcorr"),
         (true_sd, "this is the SD the data were simulated with, not the estimate from the "
                   "fit"),
+        (math.sqrt(sd), "this is the square root of the SD; column 'sdcor' of varcorr holds "
+                        "the SD itself"),
+        (math.exp(sd), "this is exp(SD); the SD is reported on the log-odds scale, as it is"),
     ], what="your SD", hint="Read it from m.varcorr (column 'sdcor').")
     return (f"{sd:.4f} on the log-odds scale"
             + (f" (the data were simulated with {true_sd})" if true_sd is not None else "")
@@ -104,16 +107,27 @@ def check_wald_test(value, *, data, formula: str, term: str) -> str:
     est, se = float(m.fixef[term]), float(m.bse[term])
     z = est / se
     p = 2 * stats.norm.sf(abs(z))
+    one = stats.norm.sf(abs(z))
     _diagnose(got, [z, p], [
-        ([z, p / 2], "the p-value is one-sided; a two-sided test doubles it"),
-        ([z, stats.norm.sf(z)], "the p-value is one-sided; use 2 * norm.sf(abs(z))"),
-        ([z, stats.norm.cdf(z)], "this p-value is norm.cdf(z); use 2 * norm.sf(abs(z))"),
+        ([z, one], f"the p-value is one-sided ({one:.3g}, the area in one tail only); the "
+                   f"two-sided test adds both tails: 2 * norm.sf(abs(z))"),
+        ([z, 1 - one], "this p-value is the area on the wrong side of z (close to 1); the "
+                       "two-sided p is 2 * norm.sf(abs(z))"),
+        ([z, 2 * (1 - one)], "you doubled the wrong tail (2 * norm.cdf(|z|) is above 1); use "
+                             "2 * norm.sf(abs(z))"),
+        ([z, stats.norm.pdf(z)], "this is the normal density at z, not a tail probability; "
+                                 "use 2 * norm.sf(abs(z))"),
+        ([-z, p], "the z statistic has the wrong sign: estimate / SE, not SE / estimate or "
+                  "minus the estimate"),
         ([est / se**2, 2 * stats.norm.sf(abs(est / se**2))],
          "you divided by the variance; z = estimate / standard error"),
         ([est / math.sqrt(se), 2 * stats.norm.sf(abs(est / math.sqrt(se)))],
          "you divided by the square root of the SE; z = estimate / SE"),
-        ([p, z], "z and p are swapped"),
-    ], what="your (z, p)", rtol=2e-3, atol=1e-6,
+        ([p, z], "z and p are swapped: give (z, p)"),
+        *[([float(m.fixef[t] / m.bse[t]), 2 * stats.norm.sf(abs(float(m.fixef[t] / m.bse[t])))],
+           f"this is the test of {t!r}; the task asks for {term!r}")
+          for t in m.fixef.index if t != term],
+    ], what="your (z, p)", rtol=2e-3, atol=[1e-6, 0.0],
         hint="z = estimate / SE from m.fixef and m.bse; p = 2 * scipy.stats.norm.sf(abs(z)).")
     return f"z = {z:.3f}, p = {p:.3g}; the same as the summary's {term!r} row."
 
@@ -131,9 +145,16 @@ def check_se_ratio(value, *, data, formula: str, term: str) -> str:
     k = list(m.design.xnames).index(term)
     se_glm, se_glmm = float(glm.bse[k]), float(m.bse[term])
     expected = se_glm / se_glmm
+    others = [(float(glm.bse[j]) / float(m.bse[t]),
+               f"this is the ratio for {t!r}; the task asks for {term!r}")
+              for j, t in enumerate(m.design.xnames) if t != term]
     _diagnose(got, expected, [
         (1 / expected, "upside down: divide the GLM's SE by the mixed model's"),
         (expected**2, "this is a ratio of variances; take the ratio of standard errors"),
+        (math.sqrt(expected), "this is the square root of the ratio of standard errors; "
+                              "divide the two SEs themselves"),
+        (100 * expected, "this is a percentage; give the ratio itself (e.g. 0.8, not 80)"),
+        *others,
     ], what="your ratio", rtol=5e-3,
         hint="statsmodels' GLM (family Binomial) on the same fixed effects, then "
              "glm_se / m.bse[term].")

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from glmmteach import simulate
@@ -17,7 +18,6 @@ from glmmteach.course.exercises._common import (
     _cell_values,
     _cells,
     _checker,
-    _close,
     _context,
     _diagnose,
     _model,
@@ -57,6 +57,17 @@ def _gh_marginal(eta: np.ndarray, sd: float, n: int = 64) -> np.ndarray:
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / w.sum()
     return np.array([float(np.sum(w * simulate.inv_logit(e + sd * x))) for e in eta])
+
+
+def _observed_props(m, factors):
+    """The observed proportion of 1s in each cell of the model's data (None if unknown)."""
+    data = m.data
+    response = m.formula.split("~")[0].strip()
+    if response not in data.columns or any(f not in data.columns for f in factors):
+        return None
+    y = pd.to_numeric(data[response], errors="coerce")
+    keys = data[list(factors)].astype(str).apply(tuple, axis=1)
+    return np.array([y[keys == c].mean() for c in _cells(factors)])
 
 
 @_checker("the probabilities of a typical subject in each cell")
@@ -129,15 +140,22 @@ def check_marginal_probabilities(value, *, model, factors) -> str:
     eta = _cell_eta(m, factors)
     sd = float(m.varcorr["sdcor"].iloc[0])
     expected = _gh_marginal(eta, sd)
+    observed = _observed_props(m, factors)
     _diagnose(got, expected, [
         (simulate.inv_logit(eta), "these are the probabilities of a typical subject (random "
                                   "effect 0), the conditional ones; average inv_logit(eta + u) "
                                   "over the distribution of u instead"),
         (_gh_marginal(eta, sd**2), "you used the variance as the SD of u"),
         (_gh_marginal(eta, math.sqrt(sd)), "you used the square root of the SD as the SD of u"),
-    ], what="your probabilities", rtol=0, atol=4e-3,
-        hint="Draw many u ~ N(0, sd) (or use quadrature) and average inv_logit(eta + u) in "
-             "each cell.")
+        (100 * expected, "these are percentages; give probabilities (proportions)"),
+        (simulate.inv_logit(eta + sd), "these are the probabilities of a subject one SD above "
+                                       "average (u = sd); average inv_logit(eta + u) over the "
+                                       "whole distribution of u instead"),
+        (observed, "these are the observed proportions of the data; the task asks for the "
+                   "model's population average, E[inv_logit(eta + u)] with u ~ N(0, sd)"),
+    ], what="your probabilities", rtol=0, atol=1.5e-3,
+        hint="Draw many u ~ N(0, sd) (at least 100,000: the check allows a difference of "
+             "0.0015) or use quadrature, and average inv_logit(eta + u) in each cell.")
     diff = expected - simulate.inv_logit(eta)
     return ("the population averages: " + ", ".join(
         f"{_cell_name(c, factors)}: {v:.3f}" for c, v in zip(_cells(factors), expected,
@@ -160,7 +178,13 @@ def check_odds_ratio_vs_risk(value, *, p_control: float, p_treat: float) -> str:
         ([orr, 100 * rd], "the difference is in percentage points; give it as a proportion"),
         ([orr, -rd], "the difference has the wrong sign: treated minus control"),
         ([math.log(orr), rd], "this is the log odds ratio; exponentiate it"),
-    ], what="your numbers", rtol=2e-3, atol=1e-6)
+        ([orr, rd / p_control], "the second number is the relative change of the "
+                                "probability; the risk difference is p_treat - p_control"),
+        ([p_treat / p_control, 100 * rd], "the first number is a ratio of probabilities, not "
+                                           "of odds, and the second is in percentage points"),
+    ], what="your odds ratio and risk difference", rtol=2e-3, atol=1e-6,
+        hint="odds_ratio = (p1 / (1 - p1)) / (p0 / (1 - p0)) and risk_difference = p1 - p0, "
+             "with p1 the treated probability and p0 the control one.")
     return (f"odds ratio {orr:.3f} but only {rd:+.3f} in probability: a large odds ratio can "
             f"describe a small change when both probabilities are small.")
 
@@ -175,14 +199,33 @@ def check_profile_interval(value, *, model, term: str, level: float = 0.95) -> s
     wald = confint(m, parm=term, level=level, method="wald")
     wlo, whi = (float(v) for v in wald.iloc[0, :2])
     expected = np.exp([lo, hi])
-    if _close(got, np.exp([wlo, whi]), rtol=2e-3) and not _close(got, expected, rtol=2e-3):
-        return (f"that is the Wald interval {np.exp(wlo):.3f} to {np.exp(whi):.3f}; the "
-                f"profile interval is {expected[0]:.3f} to {expected[1]:.3f}. They are close "
-                f"here because the log-likelihood is nearly quadratic in {term!r}.")
-    _diagnose(got, expected, [
+    # An answer rounded to 3 decimals is accepted; the Wald interval differs from the
+    # profile one by more than that here, so the two methods are told apart.
+    tol = dict(rtol=0.0, atol=np.maximum(6e-4, 2e-4 * np.abs(expected)))
+    mistakes = [
+        (np.exp([wlo, whi]), f"this is the Wald interval (estimate +- 1.96 SE: "
+                             f"{np.exp(wlo):.3f} to {np.exp(whi):.3f}); the task asks for the "
+                             f"profile-likelihood interval, confint(m, parm={term!r}, "
+                             f"method='profile'), which follows the log-likelihood instead of "
+                             f"a parabola"),
         ([lo, hi], "this interval is on the log-odds scale; exponentiate both limits"),
-    ], what="your interval", rtol=2e-3,
-        hint=f"np.exp(confint(m, parm={term!r}, method='profile')).")
+        ([wlo, whi], "this is the Wald interval on the log-odds scale; the task asks for the "
+                     "profile interval, exponentiated"),
+    ]
+    for other in (t for t in m.fixef.index if t != term):
+        olo, ohi = (float(v) for v in confint(m, parm=other, level=level,
+                                              method="profile").iloc[0, :2])
+        mistakes.append((np.exp([olo, ohi]), f"this is the interval of {other!r}; the task "
+                                             f"asks for {term!r}"))
+    for lev in (0.90, 0.99):
+        if not math.isclose(lev, level):
+            llo, lhi = (float(v) for v in confint(m, parm=term, level=lev,
+                                                  method="profile").iloc[0, :2])
+            mistakes.append((np.exp([llo, lhi]), f"this is the {100 * lev:.0f}% interval; "
+                                                 f"the task asks for {100 * level:.0f}% "
+                                                 f"(level={level})"))
+    _diagnose(got, expected, mistakes, what="your interval", **tol,
+              hint=f"np.exp(confint(m, parm={term!r}, method='profile')).")
     return (f"{expected[0]:.3f} to {expected[1]:.3f}: the odds ratio is at least "
             f"{expected[0]:.2f} with {100 * level:.0f}% confidence.")
 

@@ -44,17 +44,31 @@ def check_lrt(value, *, small, big) -> str:
     df = big.n_params - small.n_params
     p = stats.chi2.sf(chisq, df)
     half = chisq / 2
-    _diagnose(got, [chisq, df, p], [
+    candidates = [
+        ([chisq, df, p / 2], f"the p-value is halved ({p / 2:.3g}): the likelihood-ratio test "
+                             f"of a fixed effect uses the whole upper tail, "
+                             f"stats.chi2.sf(chisq, df) = {p:.3g}. (Halving belongs to tests "
+                             f"of a variance on the boundary 0, not to this one.)"),
         ([half, df, stats.chi2.sf(half, df)], "the statistic is twice the difference of the "
                                               "log-likelihoods; you left out the factor 2"),
         ([-chisq, df, 1.0], "the statistic is negative: larger model minus smaller model"),
+        ([chisq, df, 1 - p], "the p-value is the lower tail, chi2.cdf; the test uses the "
+                             "upper tail, stats.chi2.sf(chisq, df)"),
         ([chisq, df + 1, stats.chi2.sf(chisq, df + 1)],
          "the degrees of freedom are the difference in the number of parameters"),
         ([chisq, big.n_params, stats.chi2.sf(chisq, big.n_params)],
-         "the degrees of freedom are the *difference* in the number of parameters"),
-        ([chisq, df, stats.norm.sf(math.sqrt(max(chisq, 0)))], "the p-value comes from the "
-                                                                "chi-squared distribution"),
-    ], what="your test", rtol=2e-3, atol=1e-8)
+         "the degrees of freedom are the *difference* in the number of parameters, not the "
+         "larger model's count"),
+        ([chisq, df, 100 * p], "the p-value is a percentage; give it as a proportion"),
+    ]
+    if df > 1:  # for df = 1 this equals the halved p-value, diagnosed above
+        candidates.append(([chisq, df, stats.norm.sf(math.sqrt(max(chisq, 0)))],
+                           "this p-value comes from the normal distribution of sqrt(chisq); "
+                           "use the chi-squared distribution, stats.chi2.sf(chisq, df)"))
+    _diagnose(got, [chisq, df, p], candidates, what="your (chisq, df, p)", rtol=2e-3,
+              atol=[1e-6, 1e-9, 0.0],
+              hint="chisq = 2 * (big.loglik - small.loglik), df = big.n_params - "
+                   "small.n_params, p = stats.chi2.sf(chisq, df).")
     return (f"chi-squared {chisq:.2f} on {df} df, p = {p:.3g}: the interaction is clearly "
             f"needed." if p < 0.05 else f"chi-squared {chisq:.2f} on {df} df, p = {p:.3g}.")
 

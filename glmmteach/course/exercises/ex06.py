@@ -50,7 +50,12 @@ def check_power_estimate(value, *, rejections: int, nsim: int) -> str:
         ([p, math.sqrt(p * (1 - p) / (nsim - 1))], None),
         ([p, math.sqrt(p * (1 - p))], "divide by the number of simulated studies inside the "
                                       "square root"),
-    ], what="your numbers", rtol=2e-3, atol=1e-6)
+        ([1 - p, se], f"the first number is the share of studies that did *not* reject "
+                      f"({1 - p:.3f}); power is rejections / nsim"),
+        ([p, math.sqrt(0.25 / nsim)], "this SE uses p = 0.5 (the worst case); use the "
+                                      "estimated power, sqrt(p (1 - p) / nsim)"),
+    ], what="your power and its Monte-Carlo SE", rtol=2e-3, atol=1e-6,
+        hint="power = rejections / nsim; mc_se = sqrt(power * (1 - power) / nsim).")
     return (f"power {p:.3f} with Monte-Carlo SE {se:.4f}: report it as {p:.2f} +- "
             f"{1.96 * se:.2f}.")
 
@@ -139,8 +144,13 @@ def check_type_one_error(value, *, n_subjects: int, n_days: int, sd: float, coef
     """A PowerResult simulated with ``term`` set to 0: its power is the type-I error rate."""
     res = _power_result(value)
     null = dict(simulate.probs_to_coefs(simulate.coefs_to_probs(coefs, factors), factors))
-    if not math.isclose(float(pd.Series(res.settings["coefs"]).get(term, np.nan)), 0.0,
-                        abs_tol=1e-12):
+    have = pd.Series(res.settings["coefs"], dtype=float)
+    if not math.isclose(float(have.get(term, np.nan)), 0.0, abs_tol=1e-12):
+        zeroed = [k for k, v in have.items() if k != term and v == 0.0 and null.get(k, 0) != 0]
+        if zeroed:
+            raise _Wrong(f"you set {zeroed[0]!r} to 0, but the test is about {term!r}: the "
+                         f"null hypothesis of the type-I error is {term} = 0, so set that "
+                         f"coefficient to 0 and keep the others")
         raise _Wrong(f"the true {term!r} in your simulation is "
                      f"{res.settings['coefs'].get(term)!r}; for the type-I error set it to 0 "
                      f"(the null hypothesis is true)")
@@ -204,6 +214,8 @@ def check_singular_sd(value, *, data, formula: str, true_sd: float) -> str:
         (true_sd, "this is the SD the data were simulated with; the task asks for the "
                   "estimate"),
         (true_sd**2, "this is the simulated variance; the task asks for the estimated SD"),
+        (math.sqrt(true_sd), "this is the square root of the simulated SD; the task asks for "
+                             "the estimated SD"),
     ], what="your SD", rtol=1e-3, atol=1e-4, hint="Read m.varcorr['sdcor'].")
     if m.is_singular:
         return (f"{sd:.4f}: a singular fit. The data cannot tell a between-subject SD of "

@@ -68,6 +68,11 @@ class Feedback:
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """A machine-readable copy for ``glmmteach grade`` (Jupyter adds HTML and text)."""
+        return {"application/vnd.glmmteach.feedback+json": {
+            "quantity": self.quantity, "status": self.status, "message": self.message}}
+
     def _repr_html_(self) -> str:
         bg, border = _COLOURS[self.status]
         return (f'<div class="glmmteach-feedback glmmteach-{self.status.replace(" ", "-")}" '

@@ -6,6 +6,9 @@ a cell): sliders first, then an :class:`~ipywidgets.HTML` summary, then an
 functions (:func:`impossible_share_table`, :func:`glmmteach.simulate.probs_to_coefs`, ...),
 which the lessons also print in a static fallback cell so that they read fine on paper and
 nbval can check them. The explorers are independent of each other.
+
+Top layer: may import anything below it (``diagnostics``, ``inference``, ``model``,
+``_util``); nothing outside ``glmmteach.course`` imports it.
 """
 
 from __future__ import annotations
@@ -231,7 +234,8 @@ def coefficient_explorer(
         w.FloatSlider(
             value=float(v), min=0.01, max=0.99, step=0.01, description=label,
             readout_format=".2f", continuous_update=False,
-            style={"description_width": "initial"},
+            # one description width for all four, so that the sliders line up
+            style={"description_width": "120px"}, layout=w.Layout(width="420px"),
         )
         for label, v in zip(labels, table.to_numpy(), strict=True)
     ]

@@ -6,6 +6,9 @@ a figure. The numbers an explorer shows come from a plain function that the less
 in a static fallback cell (:func:`refit_table`, :func:`laplace_table`,
 :func:`effect_size_table`, :func:`residual_check_table`), so the lessons read fine on paper
 and nbval can check them.
+
+Top layer: may import anything below it (``diagnostics``, ``inference``, ``model``,
+``_util``); nothing outside ``glmmteach.course`` imports it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from glmmteach import simulate
+from glmmteach._util import validate as _validate
+from glmmteach._util.validate import check_open_unit
 from glmmteach.course.widgets import draw_into
 from glmmteach.diagnostics import checks
 from glmmteach.diagnostics import plots as checkplots
@@ -88,7 +93,7 @@ def simulate_and_fit(
 
     from glmmteach.model.fit import glmer
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_validate.check_seed(seed))
     design = simulate.make_design(n_subjects, n_days, seed=rng)
     data = simulate.simulate_logit_scale(design, coefs, sd=sd, seed=rng)
     truth = pd.Series(simulate.coef_vector(coefs, simulate.ARTICLE_FACTORS),
@@ -274,11 +279,14 @@ def laplace_explorer(model: GlmerResult, subjects: Sequence, *, nAGQ: int = 5) -
                            description="SD", readout_format=".2f", continuous_update=False)
     summary = w.HTML()
     out = w.Output()
+    group = model.design.terms[0].group
+    n_obs = model.data.groupby(group, observed=True).size().to_dict()
 
     def update(_change=None) -> None:
         row = laplace_table(model, [menu.value], [slider.value]).iloc[0]
         summary.value = (
-            f"<b>subject {menu.value}</b> ({row.successes} of 14 days), SD {row.sd:.2f}: "
+            f"<b>subject {menu.value}</b> ({int(row.successes)} of "
+            f"{n_obs.get(menu.value, '?')} days), SD {row.sd:.2f}: "
             f"log-likelihood contribution exact {row.log_exact:.4f}, Laplace "
             f"{row.log_laplace:.4f} (error {row.error:+.4f})")
         draw_into(out, lambda ax: checkplots.plot_laplace_integrand(
@@ -295,10 +303,6 @@ def laplace_explorer(model: GlmerResult, subjects: Sequence, *, nAGQ: int = 5) -
 # --------------------------------------------------------------------------------------------
 
 
-def _check_probability(p, name: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 < p < 1:
-        raise ValueError(f"{name} must be a probability strictly between 0 and 1, not {p!r}")
-    return float(p)
 
 
 def effect_sizes(p0: float, p1: float) -> pd.Series:
@@ -316,8 +320,8 @@ def effect_sizes(p0: float, p1: float) -> pd.Series:
         (:math:`p_1/p_0`), ``odds_ratio`` (:math:`\frac{p_1/(1-p_1)}{p_0/(1-p_0)}`) and
         ``log_odds_ratio``.
     """
-    p0 = _check_probability(p0, "p0")
-    p1 = _check_probability(p1, "p1")
+    p0 = check_open_unit(p0, "p0", "a probability")
+    p1 = check_open_unit(p1, "p1", "a probability")
     odds_ratio = (p1 / (1 - p1)) / (p0 / (1 - p0))
     return pd.Series({"p0": p0, "p1": p1, "difference": p1 - p0, "risk_ratio": p1 / p0,
                       "odds_ratio": odds_ratio, "log_odds_ratio": math.log(odds_ratio)})
@@ -328,17 +332,36 @@ def effect_size_table(pairs: Sequence[tuple[float, float]]) -> pd.DataFrame:
     return pd.DataFrame([effect_sizes(p0, p1) for p0, p1 in pairs])
 
 
+def _signed(d: float) -> str:
+    """A probability difference with enough digits to show it is not zero."""
+    if d == 0:
+        return "0"
+    digits = max(3, 1 - math.floor(math.log10(abs(d))))
+    return f"{d:+.{digits}f}"
+
+
 def _plot_effect(ax: Axes, row: pd.Series) -> Axes:
-    ax.barh([1, 0], [row.p0, row.p1], color=["#8c8c8c", "#1f4e9c"], height=0.55)
+    # a log scale keeps both bars visible when the probabilities are tiny (p0 = 0.0001)
+    low = min(row.p0, row.p1)
+    log = low < 0.02
+    left = 10 ** math.floor(math.log10(low) - 0.5) if log else 0.0
+    ax.barh([1, 0], [row.p0 - left, row.p1 - left], left=left, color=["#8c8c8c", "#1f4e9c"],
+            height=0.55)
+    ax.plot([row.p0, row.p1], [1, 0], "o", color="black", markersize=4)
     for y, v in ((1, row.p0), (0, row.p1)):
-        ax.annotate(f"{v:.3f}", (v, y), xytext=(4, 0), textcoords="offset points",
+        ax.annotate(f"{v:.4g}", (v, y), xytext=(5, 0), textcoords="offset points",
                     va="center", fontsize=9)
     ax.set_yticks([1, 0], ["before (p0)", "after (p1)"])
-    ax.set_xlim(0, 1.08)
-    ax.set_xlabel("Probability")
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(left, 3.0)
+        ax.set_xlabel("Probability (log scale)")
+    else:
+        ax.set_xlim(0, 1.12)
+        ax.set_xlabel("Probability")
     ax.set_ylabel("Group")
     ax.set_title(f"Odds ratio {row.odds_ratio:.2f}, but the probability moves by "
-                 f"{row.difference:+.3f}", fontsize=10)
+                 f"{_signed(row.difference)}", fontsize=10)
     return ax
 
 
@@ -364,7 +387,7 @@ def effect_size_explorer(p0: float = 0.001, odds_ratio: float = 9.0) -> w.VBox:
     :math:`o_0 = p_0/(1-p_0)`: the same odds ratio is a big change in the middle of the
     probability range and a tiny one near 0 or 1.
     """
-    _check_probability(p0, "p0")
+    check_open_unit(p0, "p0", "a probability")
     if not odds_ratio > 0:
         raise ValueError(f"odds_ratio must be > 0, not {odds_ratio!r}")
     p_slider = w.FloatLogSlider(value=p0, base=10, min=-4, max=math.log10(0.95), step=0.05,
