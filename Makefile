@@ -47,6 +47,7 @@ html: $(STAMP)
 .PHONY: grade check-setup student-copies
 OUT ?= grades
 grade: $(STAMP)
+	$(if $(SUBMISSIONS),,$(error set SUBMISSIONS to the folder of hand-ins, e.g. make grade SUBMISSIONS=hand-ins))
 	$(BIN)/glmmteach grade $(SUBMISSIONS) --out $(OUT)
 
 check-setup: $(STAMP)

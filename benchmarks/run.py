@@ -453,13 +453,18 @@ def _peer_fits(selected, datasets, args) -> tuple[dict[str, Any], dict[str, Any]
                 data=datasets[bench.key], formula=bench.formula, nAGQ=bench.nAGQ,
                 weights=bench.weights, link=bench.link,
                 repeats=args.repeats or bench.repeats, **bench.lme4_options)
-        if specs:
-            print(f"lme4: fitting {', '.join(specs)} in one Rscript call ...", flush=True)
+        batches = _peer_batches(specs, selected, args.peer_timeout)
+        for batch, timeout in batches:
+            print(f"lme4: fitting {', '.join(batch)} in one Rscript call"
+                  + (f" (timeout {timeout:g} s)" if timeout else "") + " ...", flush=True)
             try:
-                fits = fit_lme4_batch(specs, timeout=None)
+                fits = fit_lme4_batch(batch, timeout=timeout)
             except Lme4Error as exc:
-                fits = {k: {"error": str(exc)} for k in specs}
-            for key in specs:
+                if timeout and "timed out" in str(exc):
+                    fits = {k: {"error": None, "timeout": timeout} for k in batch}
+                else:
+                    fits = {k: {"error": str(exc)} for k in batch}
+            for key in batch:
                 lme4[key] = fits[key] if fits[key]["error"] is None else fits[key]["error"]
     for bench in selected:
         if not bench.glmmtmb:
@@ -478,12 +483,39 @@ def _peer_fits(selected, datasets, args) -> tuple[dict[str, Any], dict[str, Any]
             specs[bench.key] = TmbSpec(datasets[bench.key], bench.formula, link=bench.link,
                                        weights=bench.weights,
                                        repeats=args.repeats or bench.repeats)
-        if specs:
-            print(f"glmmTMB: fitting {', '.join(specs)} in one Rscript call ...", flush=True)
-            fits = fit_glmmtmb_batch(specs)
-            for key in specs:
+        for batch, timeout in _peer_batches(specs, selected, args.peer_timeout):
+            print(f"glmmTMB: fitting {', '.join(batch)} in one Rscript call"
+                  + (f" (timeout {timeout:g} s)" if timeout else "") + " ...", flush=True)
+            try:
+                fits = fit_glmmtmb_batch(batch, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                fits = {k: {"error": None, "timeout": timeout} for k in batch}
+            for key in batch:
                 tmb[key] = fits[key] if fits[key]["error"] is None else fits[key]["error"]
     return lme4, tmb
+
+
+def _peer_batches(specs: dict, selected, timeout: float | None) -> list[tuple[dict, float | None]]:
+    """Rscript calls to make: one for every case, or with ``--peer-timeout`` the large cases
+    each in their own call with that timeout (a timed-out peer gives a lower bound)."""
+    if not specs:
+        return []
+    if timeout is None:
+        return [(specs, None)]
+    large = {b.key for b in selected if b.large}
+    small = {k: v for k, v in specs.items() if k not in large}
+    out: list[tuple[dict, float | None]] = [(small, None)] if small else []
+    out += [({k: v}, timeout) for k, v in specs.items() if k in large]
+    return out
+
+
+def _peer_time(ref, key: str) -> tuple[float | None, bool]:
+    """A peer's time and whether it is only a lower bound (the peer timed out)."""
+    if not isinstance(ref, dict):
+        return None, False
+    if ref.get("timeout"):
+        return float(ref["timeout"]), True
+    return ref[key], False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -501,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="time glmmteach only")
     parser.add_argument("--repeats", type=int, help="override every benchmark's repeat count")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--peer-timeout", type=float, metavar="SECONDS",
+                        help="run lme4 and glmmTMB on each large case in its own Rscript call, "
+                        "stopped after SECONDS; a stopped peer's time and ratio print as "
+                        "lower bounds ('>')")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -557,11 +593,11 @@ def main(argv: list[str] | None = None) -> int:
     for bench in selected:
         res, ref, tref = ours[bench.key], theirs[bench.key], tmb[bench.key]
         t_ours = min(res.times) if isinstance(res, TaskResult) else None
-        t_lme4 = ref[bench.lme4_time_key] if isinstance(ref, dict) else None
-        t_tmb = tref["elapsed"] if isinstance(tref, dict) else None
+        t_lme4, lme4_lb = _peer_time(ref, bench.lme4_time_key)
+        t_tmb, tmb_lb = _peer_time(tref, "elapsed")
         ll_ours = res.loglik if isinstance(res, TaskResult) else None
-        ll_lme4 = ref["loglik_full"] if isinstance(ref, dict) else None
-        ll_tmb = tref["loglik"] if isinstance(tref, dict) else None
+        ll_lme4 = ref.get("loglik_full") if isinstance(ref, dict) else None
+        ll_tmb = tref.get("loglik") if isinstance(tref, dict) else None
         ratio = t_lme4 / t_ours if t_ours and t_lme4 is not None else None
         ratio_tmb = t_tmb / t_ours if t_ours and t_tmb is not None else None
         target = bench.lme4_target(t_lme4)
@@ -584,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
                 "glmmteach_s": t_ours,
                 "glmmteach_all_s": res.times if isinstance(res, TaskResult) else None,
                 "lme4_s": t_lme4,
+                "lme4_lower_bound": lme4_lb,
+                "glmmtmb_lower_bound": tmb_lb,
                 "lme4_all_s": ref.get("elapsed_all") if isinstance(ref, dict) else None,
                 "glmmtmb_s": t_tmb,
                 "glmmtmb_all_s": tref.get("elapsed_all") if isinstance(tref, dict) else None,
@@ -609,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 "estimates_note": _estimate_diff(
                     res.estimates if isinstance(res, TaskResult) else None,
-                    _lme4_estimates(ref) if isinstance(ref, dict) else None,
+                    _lme4_estimates(ref) if isinstance(ref, dict) and not lme4_lb else None,
                 ),
             }
         )
@@ -630,6 +668,11 @@ def _warm_up() -> None:
     glmmteach.glmer("y ~ x + (1 | g)", shapes.agq_many_groups().iloc[:600])
 
 
+def _lb(lower_bound: bool) -> str:
+    """``>`` before a peer's time (and ratio) that is only a lower bound (it timed out)."""
+    return ">" if lower_bound else ""
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         f"{'benchmark':14} {'rows':>9} {'nAGQ':>4} {'glmmteach':>10} {'lme4':>10} "
@@ -648,12 +691,14 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                  else None)
         met = "n/a" if r["target_met"] is None else ("yes" if r["target_met"] else "NO")
         tgt = "n/a" if r["target_ratio"] is None else ">=" + format(r["target_ratio"], "g") + "x"
+        lb, lb_tmb = _lb(r["lme4_lower_bound"]), _lb(r["glmmtmb_lower_bound"])
+        t_tmb = "-" if r["glmmtmb_s"] is None else lb_tmb + _fmt_time(r["glmmtmb_s"])
+        ratio = lb + _fmt(r["ratio"], ".1f") + ("x" if r["ratio"] else "")
+        ratio_tmb = lb_tmb + _fmt(r["ratio_glmmtmb"], ".1f") + ("x" if r["ratio_glmmtmb"] else "")
         print(
             f"{r['key'][:14]:14} {r['rows']:>9,} {r['nAGQ']:>4} "
-            f"{_fmt_time(r['glmmteach_s']):>10} {_fmt_time(r['lme4_s']):>10} "
-            f"{_fmt_time(r['glmmtmb_s']) if r['glmmtmb_s'] is not None else '-':>10} "
-            f"{_fmt(r['ratio'], '.1f') + ('x' if r['ratio'] else ''):>9} "
-            f"{_fmt(r['ratio_glmmtmb'], '.1f') + ('x' if r['ratio_glmmtmb'] else ''):>8} "
+            f"{_fmt_time(r['glmmteach_s']):>10} {lb + _fmt_time(r['lme4_s']):>10} "
+            f"{t_tmb:>10} {ratio:>9} {ratio_tmb:>8} "
             f"{tgt:>7} {met:>4} "
             f"{_fmt(r['loglik_glmmteach'], '.5f'):>17} {_fmt(d_lme4, '+.1e'):>9} "
             f"{_fmt(d_tmb, '+.1e'):>9}"

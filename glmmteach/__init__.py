@@ -2,16 +2,22 @@
 
 Public API
 ----------
-glmer, anova, binomial
+glmer, anova, binomial, glmer_control
     Fit binomial GLMMs by maximum likelihood (Laplace or adaptive Gauss-Hermite), compare
-    nested models.
+    nested models; ``glmer_control`` (a ``GlmerControl``) chooses optimizers, tolerances and
+    what the convergence checks do (``ConvergenceError`` when one is set to ``"stop"``).
+GlmerResult, GlmerModel
+    A fitted model (what ``glmer`` returns) and the model before fitting (design, family,
+    random-effects structure; ``GlmerModel.fit`` refits it).
 confint, profile, bootstrap, model_equation
     Profile-likelihood, Wald and bootstrap intervals (``profile(m)`` for the profiles);
     the fitted model as an equation.
-interpret, checks
-    Odds ratios and probabilities; simulation-based model checks.
+interpret, checks, studies (module aliases)
+    Odds ratios and probabilities; simulation-based model checks; the lessons' simulation
+    studies.
 datasets
-    The article's data (``datasets.vegetables()``).
+    The article's data (``datasets.vegetables()``) and two real studies
+    (``datasets.toenail()``, ``datasets.contraception()``).
 simulate
     Data generators for the repeated-binary design (probability and logit scale).
 rcompat
@@ -100,6 +106,7 @@ _MODULES = {
     "widgets": "glmmteach.course.widgets",
     "lesson_widgets": "glmmteach.course.widgets.lessons",
     "power": "glmmteach.course.power",
+    "studies": "glmmteach.course.studies",
     "exercises": "glmmteach.course.exercises",
 }
 

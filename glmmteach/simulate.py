@@ -243,7 +243,8 @@ def cell_table(
         raise ValueError(
             f"{name} has an entry for cell {unknown[0]!r}, which is not a combination of the "
             f"levels {_describe_factors(factors)}; check the spelling and the order of the "
-            f"factors"
+            f"factors, and if your design uses other factors than these, pass them as "
+            f"factors={{name: [levels, ...]}}"
         )
     missing = [c for c in cells if c not in mapping]
     if missing:
@@ -849,7 +850,8 @@ def coef_vector(coefs, factors) -> np.ndarray:
         if unknown:
             raise ValueError(
                 f"coefs has an unknown coefficient {unknown[0]!r}; expected the names "
-                f"{names}"
+                f"{names}; if your design uses other factors, pass them as "
+                f"factors={{name: [levels, ...]}}"
             )
         missing = [n for n in names if n not in keys]
         if missing:

@@ -11,10 +11,11 @@ Reports, one line each:
 * whether JupyterLab loads the widget extension (``@jupyter-widgets/jupyterlab-manager``),
   without which the lessons' sliders show as text;
 * whether the course notebooks are found (checkout or packaged);
-* optional, for the tests that skip without them: ``Rscript`` with lme4 (the cross-checks
-  against R), Debian's ``chromium`` with the ``playwright`` package (the real-browser tests),
-  the ``instructor`` extra (voila, jupyter-server-mathjax), the ``cluster`` extra (dask,
-  distributed) and the ``dev`` extra (pytest, nbval, ruff, ...).
+* optional, for the tests that skip without them: ``Rscript`` with lme4, glmmTMB, HSAUR3 and
+  mlmRev (the cross-checks against R), Debian's ``chromium`` with the ``playwright``
+  package (the real-browser tests), the ``instructor`` extra (voila,
+  jupyter-server-mathjax), the ``cluster`` extra (dask, distributed) and the ``dev`` extra
+  (pytest, nbval, ruff, ...).
 
 The exit status is 1 when a required item fails, 0 otherwise (optional items only warn).
 
@@ -83,19 +84,36 @@ def _widget_extension() -> tuple[bool, str]:
                    "pip install ipywidgets")
 
 
+# the R packages the optional tests use, and the Debian package of each
+_R_PACKAGES = {"lme4": "r-cran-lme4", "glmmTMB": "r-cran-glmmtmb", "HSAUR3": "r-cran-hsaur3",
+               "mlmRev": "r-cran-mlmrev"}
+
+
 def _rscript() -> tuple[bool, str]:
     rscript = shutil.which("Rscript")
     if rscript is None:
         return False, ("Rscript: not found (optional: the cross-checks against lme4 are "
-                       "skipped; apt-get install -y r-base-core r-cran-lme4)")
+                       "skipped; apt-get install -y r-base-core "
+                       + " ".join(_R_PACKAGES.values()) + ")")
+    code = ("for (p in c(" + ", ".join(f'"{p}"' for p in _R_PACKAGES) + ")) cat(p, "
+            "if (requireNamespace(p, quietly = TRUE)) as.character(packageVersion(p)) "
+            "else 'missing', '\\n')")
     try:
-        proc = subprocess.run([rscript, "-e", 'cat(as.character(packageVersion("lme4")))'],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([rscript, "-e", code], capture_output=True, text=True,
+                              timeout=120)
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"Rscript {rscript}: could not run ({err})"
-    if proc.returncode != 0:
-        return False, f"Rscript {rscript}: lme4 is not installed (apt-get install r-cran-lme4)"
-    return True, f"Rscript {rscript} with lme4 {proc.stdout.strip()}"
+    found = dict(line.split()[:2] for line in proc.stdout.splitlines() if len(line.split()) >= 2)
+    missing = [p for p in _R_PACKAGES if found.get(p, "missing") == "missing"]
+    have = ", ".join(f"{p} {found[p]}" for p in _R_PACKAGES if p not in missing)
+    if "lme4" in missing:
+        return False, (f"Rscript {rscript}: lme4 is not installed (apt-get install "
+                       + " ".join(_R_PACKAGES[p] for p in missing) + ")")
+    if missing:
+        return False, (f"Rscript {rscript} with {have}; missing {', '.join(missing)} (the tests "
+                       "that need them are skipped; apt-get install "
+                       + " ".join(_R_PACKAGES[p] for p in missing) + ")")
+    return True, f"Rscript {rscript} with {have}"
 
 
 def _chromium() -> tuple[bool, str]:

@@ -5,7 +5,8 @@
 -> ``reterms`` (Z, Lambda(theta), the factorization of Lambda'Z'WZLambda + I) -> ``family``
 (links, weights, exact log-likelihood) -> ``pirls`` (conditional modes) -> ``deviance``
 (Laplace / AGQ / nAGQ = 0 objective closures with exact gradients) -> ``optimize`` (the
-optimizers and convergence checks) -> ``fit`` (``glmer`` and the ``GlmerModel`` object) ->
+optimizers and convergence checks; ``control`` holds their options, ``glmer_control``) ->
+``fit`` (``glmer`` and the ``GlmerModel`` object) ->
 ``results`` (``GlmerResult``) and ``summary`` (lme4's printed layout).
 
 Imports only ``glmmteach._util``, ``glmmteach.warnings`` and ``glmmteach.rcompat`` from outside

@@ -67,6 +67,10 @@ class LaplaceDeviance:
         self.n = np.asarray(design.trials, dtype=float)
         self.offset = np.asarray(design.offset, dtype=float)
         self.logcoef = family.log_binom_coef(self.y, self.n)
+        # what PIRLS is given: the scalar 1.0 for binary data, and the summed coefficients
+        # (it only needs their sum), so the hot loop skips those passes over the data
+        self._n_pirls = 1.0 if bool(np.all(self.n == 1.0)) else self.n
+        self._logcoef_sum = float(np.sum(self.logcoef))
         self.n_theta = self.re.n_theta
         self.p = self.X.shape[1]
         self._u = np.zeros(self.re.q)
@@ -89,7 +93,7 @@ class LaplaceDeviance:
 
     def start(self) -> np.ndarray:
         """lme4's start for ``theta`` and the GLM (no random effects) estimate for ``beta``."""
-        beta0 = glm_irls(self.X, self.y, self.n, self.offset, self.family)
+        beta0 = glm_irls(self.X, self.y, self._n_pirls, self.offset, self.family)
         return np.concatenate([self.re.theta_start(), beta0])
 
     # ------------------------------------------------------------------ evaluation
@@ -97,8 +101,9 @@ class LaplaceDeviance:
         """The PIRLS state (conditional modes etc.) at ``phi``."""
         theta, beta = self.split(phi)
         Zt = self.re.ztilde(theta)
-        st = pirls(self.re, Zt, self.family, self.y, self.n, self.X @ beta + self.offset,
-                   self._u if u0 is None else u0, self.logcoef, tol=self.pirls_tol)
+        st = pirls(self.re, Zt, self.family, self.y, self._n_pirls,
+                   self.X @ beta + self.offset, self._u if u0 is None else u0,
+                   self._logcoef_sum, tol=self.pirls_tol)
         if np.all(np.isfinite(st.u)):
             self._u = st.u
         self.evaluations += 1
@@ -112,8 +117,8 @@ class LaplaceDeviance:
         theta, beta = self.split(phi)
         re, fam = self.re, self.family
         Zt = re.ztilde(theta)
-        st = pirls(re, Zt, fam, self.y, self.n, self.X @ beta + self.offset, self._u,
-                   self.logcoef, tol=self.pirls_tol)
+        st = pirls(re, Zt, fam, self.y, self._n_pirls, self.X @ beta + self.offset, self._u,
+                   self._logcoef_sum, tol=self.pirls_tol)
         self._u = st.u
         self.evaluations += 1
         F = st.factor
@@ -300,9 +305,9 @@ class NAGQ0Deviance(LaplaceDeviance):
     def joint_state(self, theta: np.ndarray):
         Zt = self.re.ztilde(theta)
         if self._beta is None:
-            self._beta = glm_irls(self.X, self.y, self.n, self.offset, self.family)
-        st, beta, S = pirls_joint(self.re, Zt, self.family, self.y, self.n, self.X,
-                                  self.offset, self._u, self._beta, self.logcoef,
+            self._beta = glm_irls(self.X, self.y, self._n_pirls, self.offset, self.family)
+        st, beta, S = pirls_joint(self.re, Zt, self.family, self.y, self._n_pirls, self.X,
+                                  self.offset, self._u, self._beta, self._logcoef_sum,
                                   tol=self.pirls_tol)
         self._u, self._beta = st.u, beta
         self.evaluations += 1

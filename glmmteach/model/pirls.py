@@ -93,13 +93,15 @@ def pirls(re: REStructure, Zt: list[np.ndarray], fam: Binomial, y: np.ndarray, n
         The random-effects structure and ``re.ztilde(theta)``.
     fam : Binomial
     y, n : ndarray
-        Observed proportions and numbers of trials.
+        Observed proportions and numbers of trials (``n`` may be the scalar 1.0 for binary
+        data, which :meth:`Binomial.evaluate` handles in fewer passes).
     eta_fixed : ndarray
         ``X beta + offset``.
     u0 : ndarray
         Starting value (warm start from the previous evaluation).
     logcoef : ndarray or float
-        ``log C(n, k)`` per observation (constant; included so that values are log-likelihoods).
+        ``log C(n, k)`` per observation, or their sum (only the sum is used; included so that
+        values are log-likelihoods).
     maxit, tol
         Iteration limit; convergence when the Newton decrement ``g' H^{-1} g`` falls below
         ``tol * max(1, pdev)``.
@@ -195,9 +197,10 @@ def glm_irls(X: np.ndarray, y: np.ndarray, n: np.ndarray, offset: np.ndarray, fa
 
     Rows with no trials carry no information and are left out (their IRLS weight is 0).
     """
-    use = n > 0
-    if not np.all(use):
-        X, y, n, offset = X[use], y[use], n[use], offset[use]
+    if np.ndim(n) > 0:  # a scalar n (binary data) has no empty rows
+        use = n > 0
+        if not np.all(use):
+            X, y, n, offset = X[use], y[use], n[use], offset[use]
     mu0 = (n * y + 0.5) / (n + 1.0)
     eta = fam.linkfun(mu0)
     beta = np.linalg.lstsq(X, eta - offset, rcond=None)[0]

@@ -211,7 +211,7 @@ class GlmerResult:
         for t, g, S, (sd, cor) in zip(self._model.design.terms, grps, self._term_covariances(),
                                       sdcors):
             for j, name in enumerate(t.cnms):
-                rows.append((g, name, None, S[j, j], sd[j]))
+                rows.append((g, name, np.nan, S[j, j], sd[j]))  # lme4: var2 = NA
             q = len(t.cnms)
             for c in range(q):
                 for r in range(c + 1, q):

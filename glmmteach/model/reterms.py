@@ -123,6 +123,9 @@ class REStructure:
         # several grouping factors: the symbolic analysis of H, once (it also refuses, before
         # any numerical work, a model whose crossed factors need too much memory)
         self._plan = None if self.single else StructurePlan(self.blocks, self.n)
+        # sparse level indicators, built on first use (tprod_matrix); shared by refits of the
+        # model, and harmless to build twice should two threads race
+        self._ind = None
 
     # ------------------------------------------------------------------ theta <-> T
     def theta_start(self) -> np.ndarray:
@@ -168,16 +171,20 @@ class REStructure:
     def eta(self, Zt: list[np.ndarray], u: np.ndarray, base: np.ndarray | None = None
             ) -> np.ndarray:
         """``Z Lambda u``, or ``base + Z Lambda u`` (a new array) when ``base`` is given."""
-        out = None if base is None else np.array(base, dtype=float, copy=True)
+        out = None
         for b, Z, U in zip(self.blocks, Zt, self.split_u(u)):
             for c in range(Z.shape[1]):
                 term = U[b.codes, c]  # a new array: scaled in place
                 term *= Z[0, c] if _constant_column(Z) else Z[:, c]
                 if out is None:
                     out = term
+                    if base is not None:  # base + first term, without copying base first
+                        out += base
                 else:
                     out += term
-        return np.zeros(self.n) if out is None else out
+        if out is None:
+            return np.zeros(self.n) if base is None else np.array(base, dtype=float, copy=True)
+        return out
 
     def tprod(self, Zt: list[np.ndarray], v: np.ndarray) -> np.ndarray:
         """``Lambda' Z' v`` for an ``n``-vector ``v``."""
@@ -192,8 +199,31 @@ class REStructure:
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def tprod_matrix(self, Zt: list[np.ndarray], V: np.ndarray) -> np.ndarray:
-        """``Lambda' Z' V`` for an ``(n, p)`` matrix ``V``."""
-        return np.column_stack([self.tprod(Zt, V[:, j]) for j in range(V.shape[1])])
+        """``Lambda' Z' V`` for an ``(n, p)`` matrix ``V``.
+
+        Each block's group sums are one sparse product ``G_b (z_c * V)`` with the block's
+        ``(levels, n)`` indicator matrix ``G_b`` (built once), for each of its ``q_b`` columns.
+        """
+        V = np.asarray(V, dtype=float)
+        parts = []
+        for b, Z, G in zip(self.blocks, Zt, self._indicators()):
+            if _constant_column(Z):
+                parts.append(np.asarray(G @ V) * Z[0, 0])
+                continue
+            q = Z.shape[1]
+            out = np.empty((b.nlev, q, V.shape[1]))
+            for c in range(q):
+                out[:, c, :] = G @ (Z[:, c, None] * V)
+            parts.append(out.reshape(b.nlev * q, V.shape[1]))
+        return np.vstack(parts) if len(parts) > 1 else parts[0]
+
+    def _indicators(self) -> list:
+        """Per block, the sparse ``(levels, n)`` 0/1 matrix of observation -> level (cached)."""
+        if self._ind is None:
+            rows = np.arange(self.n)
+            self._ind = [sp.csr_matrix((np.ones(self.n), (b.codes, rows)), shape=(b.nlev, self.n))
+                         for b in self.blocks]
+        return self._ind
 
     def gather(self, u: np.ndarray) -> list[np.ndarray]:
         """For each block, the ``(n, q_b)`` values ``u_{g(i)}`` seen by each observation."""
